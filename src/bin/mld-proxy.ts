@@ -1,0 +1,133 @@
+// mld-proxy: keeps SLAAC "Single Network" IPv6 alive behind an MLD-snooping
+// ISP gateway. The only file that reads argv, loads config and exits.
+import { parseArgs, runMain, UsageError } from '../lib/cli';
+import { ConfigError } from '../lib/config';
+import { runDaemon } from '../lib/lifecycle';
+import { createLogger, rateLimited } from '../lib/log';
+import { nativeVersion } from '../lib/native';
+import { acquirePidFile } from '../lib/pidfile';
+import { requestStatus, serveStatus } from '../lib/status-socket';
+import { VERSION } from '../lib/version';
+import { DEFAULT_CONTROL_SOCKET, loadMldConfig, type MldProxyConfig } from '../mld-proxy/config';
+import { createMldProxy, type MldProxyStatus } from '../mld-proxy/daemon';
+import { formatStatus } from '../mld-proxy/status-format';
+
+const NAME = 'mld-proxy';
+
+const USAGE = `Usage: ${NAME} [options] <upstream_if> <downstream_if>...
+       ${NAME} status [--control-socket PATH] [--json]
+
+Joins each LAN host's solicited-node multicast group on the WAN interface, so
+an MLD-snooping gateway keeps sending its Neighbor Solicitations to us and
+ndppd can answer them. Example (UniFi "SLAAC + Single Network"):
+  ${NAME} eth9 br0
+
+Options:
+  --timeout SECONDS         forget an address after this long without NDP (1800)
+  --check-interval SECONDS  how often to expire addresses and retry joins (30)
+  --prefix CIDR             only learn addresses in this prefix; repeatable
+                            (default: the /64s of the upstream's addresses)
+  --max-addresses N         bound on learned addresses (4096)
+  --state FILE              keep learned addresses across restarts
+  --config FILE             JSON config; flags override it; SIGHUP reloads it
+  --log FILE                log here (size-capped at 1 MiB, one old file kept)
+  --log-level LEVEL         debug, info, warn or error (info)
+  --pid-file FILE           write the PID here; refuse to start twice
+  --control-socket PATH     for 'status' (${DEFAULT_CONTROL_SOCKET})
+  -h, --help                this help
+  -v, --version             print the version
+`;
+
+const SPEC = {
+  string: ['prefix', 'state', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
+  boolean: ['help', 'version', 'json'],
+  integer: ['timeout', 'check-interval', 'max-addresses'],
+  repeatable: ['prefix'],
+  alias: { h: 'help', v: 'version' },
+};
+
+function flagsToConfig(args: ReturnType<typeof parseArgs>): Record<string, unknown> {
+  const [upstream, ...downstream] = args._.map(String);
+  return {
+    upstream,
+    downstream: downstream.length ? downstream : undefined,
+    timeout: args.timeout,
+    checkInterval: args['check-interval'],
+    prefixes: args.prefix.length ? args.prefix : undefined,
+    maxAddresses: args['max-addresses'],
+    state: args.state,
+    log: args.log,
+    logLevel: args['log-level'],
+    pidFile: args['pid-file'],
+    controlSocket: args['control-socket'],
+  };
+}
+
+async function status(args: ReturnType<typeof parseArgs>): Promise<number> {
+  const path = args['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
+  const s = (await requestStatus(path)) as MldProxyStatus;
+  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, Date.now()) + '\n');
+  return 0;
+}
+
+async function main(): Promise<number | void> {
+  const args = parseArgs(process.argv.slice(2), SPEC);
+  if (args.help) return void process.stdout.write(USAGE);
+  if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node}, koffi ${nativeVersion()})\n`);
+  if (args._[0] === 'status') {
+    if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
+    return status(args);
+  }
+  const flags = flagsToConfig(args);
+  const load = (): MldProxyConfig => {
+    try {
+      return loadMldConfig(args.config, flags);
+    } catch (err) {
+      // Without --config the fields are flags: say which flag.
+      if (err instanceof ConfigError && !args.config) throw new UsageError(err.message);
+      throw err;
+    }
+  };
+  let config = load();
+  nativeVersion(); // fail now, not at the first interface, if the native layer cannot load
+
+  const log = createLogger({ file: config.log, level: config.logLevel });
+  const releasePid = config.pidFile ? acquirePidFile(config.pidFile, NAME) : () => {};
+  const warnOnce = rateLimited(log, 60_000);
+  const p = config.proxy;
+  log.info(`${NAME} ${VERSION} starting: ${p.downstream.join(', ')} -> ${p.upstream}` + (p.prefixes.length ? `, prefixes given` : '') + `, timeout ${p.timeoutMs / 1000}s`);
+
+  const proxy = createMldProxy(p);
+  proxy.on('joined', (group, address, upstream, seenOn) => log.info(`Joined: ${group} on ${upstream} (for ${address} seen on ${seenOn})`));
+  proxy.on('left', (group, address, upstream, reason) => log.info(`Left: ${group} on ${upstream} (${address} ${reason})`));
+  proxy.on('learned', (address, ifname, source) => log.debug(`learned ${address} on ${ifname} from ${source}`));
+  proxy.on('refused', (address, max) => warnOnce('refused', 'warn', `address table full (${max}): not learning ${address}; raise --max-addresses if this LAN really has that many hosts`));
+  proxy.on('info', (msg) => log.info(msg));
+  proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+
+  const statusServer = await serveStatus(config.controlSocket, () => proxy.status(), log);
+  proxy.start();
+
+  await runDaemon({
+    log,
+    reload: () => {
+      const next = load(); // throws: runDaemon logs it and the running config stays
+      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log) {
+        log.warn('reload: log, pidFile and controlSocket changes take effect at the next start');
+      }
+      log.setLevel(next.logLevel);
+      proxy.reconfigure(next.proxy);
+      config = next;
+      log.info('configuration reloaded');
+    },
+    stop: () => {
+      proxy.close();
+      statusServer.close();
+      releasePid();
+      log.info('stopped');
+      log.close();
+    },
+  });
+}
+
+void runMain(NAME, main);

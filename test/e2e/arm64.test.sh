@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The arm64 executables run, under qemu-user: they start, load koffi from
+# their embedded asset, parse their command line, and mld-proxy does its job
+# in a namespace (learns a LAN host, joins its group upstream) and answers
+# `status`. qemu-user 7.2 refuses PACKET_ADD_MEMBERSHIP (ENOPROTOOPT): that is
+# the emulator, and the daemon carries on without allmulti.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. test/e2e/lib.sh
+need_root
+need_cmd qemu-aarch64-static ip ping
+QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+VERSION=$(node -p 'require("./package.json").version')
+
+for f in dist/*-linux-arm64; do
+	p=$(basename "$f" -linux-arm64)
+	check "$p (arm64) --version names the version and loads koffi" bash -c "${QEMU[*]} $f --version | grep -Eq '^$p $VERSION \(node 24\.[0-9.]+, koffi [0-9.]+\)$'"
+	check "$p (arm64) --help prints usage" bash -c "${QEMU[*]} $f --help | grep -q '^Usage: $p'"
+	out=$("${QEMU[@]}" "$f" --no-such-flag 2>&1) && rc=0 || rc=$?
+	if [ "$rc" = 2 ] && [[ "$out" == "ERROR: unknown option --no-such-flag"* ]]; then ok "$p (arm64) refuses a bad flag with exit 2"; else fail "$p (arm64) refuses a bad flag with exit 2" "exit $rc: $out"; fi
+done
+
+# mld-proxy, arm64, for real: rtr has eth9 (WAN) and br0 (LAN) with a host.
+ns_add rtr
+ns_add host
+ns_add wan
+ip link add eth9 netns "$(ns_name rtr)" type veth peer name w0 netns "$(ns_name wan)"
+ip link add h0 netns "$(ns_name host)" type veth peer name p0 netns "$(ns_name rtr)"
+nsx wan ip link set w0 up
+nsx rtr ip link add br0 type bridge
+nsx rtr ip link set p0 master br0
+for l in eth9 br0 p0; do nsx rtr ip link set "$l" up; done
+nsx rtr ip addr add 2001:db8:7::1/64 dev eth9 nodad
+nsx rtr ip addr add 2001:db8:7::2/128 dev br0 nodad
+nsx rtr ip -6 route add 2001:db8:7::/64 dev br0 metric 50
+sock="$E2E_TMP/mld.sock"
+bg_in rtr "$E2E_TMP/mld.log" "${QEMU[@]}" dist/mld-proxy-linux-arm64 --control-socket "$sock" --check-interval 1 eth9 br0
+MLD=$E2E_BG_PID
+require_wait 20 "arm64 mld-proxy starts and captures on br0" grep -q 'capturing NDP on br0' "$E2E_TMP/mld.log"
+nsx host ip link set h0 up
+nsx host ip addr add 2001:db8:7::abcd:1/64 dev h0 nodad
+nsx host ip -6 route add default dev h0
+# The host resolves the router: its NS carries its own address as source.
+nsx host ping -6 -c 2 -W 1 2001:db8:7::2 >/dev/null 2>&1 || true
+wait_for 20 "arm64 mld-proxy joins ff02::1:ffcd:1 on eth9" bash -c "ip netns exec $(ns_name rtr) ip -6 maddr show dev eth9 | grep -q ff02::1:ffcd:1"
+check "arm64 status client reads the arm64 daemon's table" bash -c "ip netns exec $(ns_name rtr) ${QEMU[*]} dist/mld-proxy-linux-arm64 status --control-socket $sock | grep -E '^2001:db8:7::abcd:1 +ff02::1:ffcd:1 +br0 .* yes'"
+check "x64 status client reads the arm64 daemon's table (JSON)" bash -c "dist/mld-proxy-linux-x64 status --json --control-socket $sock | grep -q '\"address\": \"2001:db8:7::abcd:1\"'"
+check "the router's own br0 address is not learned" bash -c "! dist/mld-proxy-linux-x64 status --json --control-socket $sock | grep -q '\"address\": \"2001:db8:7::2\"'"
+bg_stop "$MLD"
+check "arm64 mld-proxy stops cleanly on SIGTERM" grep -q 'stopped' "$E2E_TMP/mld.log"
+
+finish
