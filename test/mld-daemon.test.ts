@@ -59,6 +59,7 @@ function harness(opts: Partial<MldProxyOptions> = {}, neighbours = '[]') {
       now: () => now,
       watcher,
       readNeighbours: async () => neighbours,
+      readLocalAddresses: () => new Set(['2001:db8:1::ff:fe00:9', 'fe80::9', '2001:db8:1::1']),
       createGroupJoiner: () => joiner,
       openCapture: (name, index, onFrame) => {
         frames.set(name, onFrame);

@@ -12,6 +12,7 @@ import { TypedEmitter } from 'tiny-typed-emitter';
 import { writeFileAtomic } from '../lib/atomic-file';
 import { createInterfaceWatcher, type IfaceInfo, type InterfaceWatcher } from '../lib/interfaces';
 import { formatIPv6, parseIPv6, type Cidr } from '../lib/ip';
+import { readLocalIPv6Addresses } from '../lib/local-addresses';
 import { createAddressFilter, type AddressFilter } from './address-filter';
 import { openCapture, type Capture } from './capture';
 import { createGroupJoiner, type GroupJoiner } from './group-joiner';
@@ -43,6 +44,8 @@ export interface MldProxyDeps {
   openCapture?: typeof openCapture;
   createGroupJoiner?: (ifname: string) => GroupJoiner;
   watcher?: InterfaceWatcher;
+  /** The router's own IPv6 addresses (all interfaces). */
+  readLocalAddresses?: () => Set<string>;
 }
 
 export interface MldProxyEvents {
@@ -122,6 +125,8 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
   private joiner: GroupJoiner | undefined;
   private readonly captures = new Map<string, Capture>();
   private ownAddresses = new Set<string>();
+  private ownReadAt = -Infinity;
+  private readonly readOwn: () => Set<string>;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private readonly startedAt: number;
@@ -134,6 +139,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     this.readNeighbours = deps.readNeighbours ?? defaultReadNeighbours;
     this.openCaptureFn = deps.openCapture ?? openCapture;
     this.makeJoiner = deps.createGroupJoiner ?? ((ifname) => createGroupJoiner(ifname));
+    this.readOwn = deps.readLocalAddresses ?? readLocalIPv6Addresses;
     this.watcher =
       deps.watcher ?? createInterfaceWatcher({ names: [opts.upstream, ...opts.downstream], intervalMs: opts.interfaceIntervalMs ?? 5000 });
     this.table = new AddressTable({ timeoutMs: opts.timeoutMs, maxAddresses: opts.maxAddresses, now: this.now });
@@ -179,7 +185,6 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
 
   private interfaceUp(info: IfaceInfo, previous: IfaceInfo | undefined): void {
     if (this.closed) return;
-    this.refreshOwnAddresses();
     const recreated = previous !== undefined && previous.index !== info.index;
     if (info.name === this.opts.upstream) {
       if (!previous) this.emit('info', `upstream ${info.name} is present (ifindex ${info.index})`);
@@ -216,14 +221,17 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     }
   }
 
-  private refreshOwnAddresses(): void {
-    const own = new Set<string>();
-    for (const name of [this.opts.upstream, ...this.opts.downstream]) {
-      for (const a of this.watcher.get(name)?.addresses ?? []) {
-        if (a.family === 'IPv6') own.add(formatIPv6(parseIPv6(a.address.split('%')[0])));
-      }
+  // Re-read at most once a second: addresses change rarely, floods do not
+  // make us read /proc per frame, and a new address is seen within a second.
+  private isOwnAddress(address: Uint8Array): boolean {
+    const text = formatIPv6(address);
+    if (this.table.get(text)) return false; // learned while it was not ours: let it expire
+    const now = this.now();
+    if (now - this.ownReadAt > 1000 || (now < this.ownReadAt)) {
+      this.ownAddresses = this.readOwn();
+      this.ownReadAt = now;
     }
-    this.ownAddresses = own;
+    return this.ownAddresses.has(text);
   }
 
   private interfaceGone(name: string): void {
@@ -279,7 +287,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
 
   private learn(address: Uint8Array, ifname: string, source: AddressSource): void {
     // A host resolving the router names the router's own address as target.
-    const verdict = this.ownAddresses.has(formatIPv6(address)) ? 'own-address' : this.filter(address);
+    const verdict = this.isOwnAddress(address) ? 'own-address' : this.filter(address);
     if (verdict !== 'ok') {
       this.counters.ignored[verdict] = (this.counters.ignored[verdict] ?? 0) + 1;
       return;
