@@ -18,7 +18,7 @@ build: node_modules/.package-lock.json
 
 # Unit tests, then end-to-end tests in network namespaces (root), including
 # the arm64 executables under qemu-user; one summary line at the end.
-test: setup build
+test: setup build lint
 	@bash scripts/test.sh
 
 test-unit: node_modules/.package-lock.json
@@ -35,7 +35,7 @@ bench: setup build
 
 lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
-	shellcheck -x scripts/*.sh test/e2e/*.sh on_boot.d/*.sh
+	shellcheck -x $(wildcard scripts/*.sh test/e2e/*.sh on_boot.d/*.sh) .ci/run
 
 clean:
 	rm -rf dist .cache

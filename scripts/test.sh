@@ -3,7 +3,7 @@
 # then prints one closing line: "N passed, N failed".
 # Usage: scripts/test.sh [--e2e-only] [--unit-only] [e2e-test-name...]
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 unit=1 e2e=1 only=()
 for a in "$@"; do

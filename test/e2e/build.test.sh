@@ -3,6 +3,7 @@
 # executables in dist/, SHA256SUMS covers dist/, the same sources give the same
 # bytes, and the arm64 executables need no more of libc/libstdc++ than
 # Debian 11 (UniFi OS 3.x/4.x) provides.
+# shellcheck disable=SC2317 # elf_ok and its helpers run through check
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/e2e/lib.sh
