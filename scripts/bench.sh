@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# Benchmarks the single executables in dist/ and mld-proxy under load, in
+# network namespaces this script creates and removes. Every figure comes with a
+# baseline measured in the same run and the ratio; one table at the end.
+# Goals are reported (ok / MISSED), never asserted: the exit status is non-zero
+# only when the bench cannot run (not root, nothing built, a lab step failed).
+#
+# Usage: scripts/bench.sh    (`make bench` builds first; about a minute)
+#
+# Lab, namespaces udmb<pid>-*, no traffic ever leaves them:
+#   up    wan0 (IPv6 off) <-veth-> rtr:eth9    the ISP side: MLD reports are captured here
+#   rtr   eth9 02:00:00:00:00:09, 2001:db8:1::ffff/64; br0 bridge, port p0; mld-proxy eth9 br0
+#   host  h0 (IPv6 off) <-veth-> rtr:p0        the LAN: NS frames are injected here
+# Helpers in scripts/bench/: ns-flood.ts (NS sender), mld-capture.ts (report capture),
+# join-groups.ts (the direct-join baseline), latency.ts (pairs sends with reports).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LC_ALL=C # EPOCHREALTIME and awk with a '.' decimal point
+
+PREFIX=2001:db8:1::/64
+RTR_WAN_MAC=02:00:00:00:00:09
+HOST_MAC=02:00:00:00:01:01
+LATENCY_N=50
+FILL_N=4096
+FLOOD_RATE=10000
+FLOOD_SECONDS=10
+CLK_TCK=$(getconf CLK_TCK)
+TS=(node -r esbuild-register)
+
+die() {
+	printf 'bench: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# ------------------------------------------------------------ preconditions
+
+[ "$(id -u)" = 0 ] || die "needs root for network namespaces; run: sudo make bench"
+for c in ip node jq awk getconf; do
+	command -v "$c" >/dev/null || die "missing command '$c'; install it (apt-get install iproute2 jq nodejs)"
+done
+[ -d node_modules/esbuild-register ] || die "node_modules is missing; run: make setup"
+mapfile -t EXES < <(find dist -maxdepth 1 -type f \( -name '*-linux-x64' -o -name '*-linux-arm64' \) 2>/dev/null | sort)
+[ "${#EXES[@]}" -gt 0 ] || die "no executables in dist/; run: make build"
+MLD=dist/mld-proxy-linux-x64
+[ -x "$MLD" ] || die "$MLD is missing; run: make build"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/udm-bench.XXXXXX")
+P="udmb$$-"
+NS_UP=${P}up NS_RTR=${P}rtr NS_HOST=${P}host
+NSS=()  # namespaces made by this run
+PIDS=() # background processes started by this run
+BG_PID=
+
+# stop_pid PID : TERM, up to 3 s to exit, then KILL.
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || return 0
+	for _ in $(seq 30); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+cleanup() {
+	local rc=$? pid ns pids
+	trap - EXIT
+	set +e
+	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+	# Whatever else still runs in our namespaces was started by this run too.
+	for ns in "${NSS[@]}"; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
+	done
+	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	if [ "$rc" = 0 ]; then rm -rf "$TMP"; else printf 'bench: logs kept in %s\n' "$TMP" >&2; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# bg NS LOG CMD... : CMD in namespace NS, in the background; pid in BG_PID.
+# `ip netns exec` execs CMD, so the pid is CMD's own.
+bg() {
+	local ns=$1 log=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# wait_until SECONDS WHAT CMD... : poll CMD every 0.1 s; die when it never succeeds.
+wait_until() {
+	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000)) what=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		[ "${EPOCHREALTIME/./}" -lt "$deadline" ] || die "timed out waiting for $what"
+		sleep 0.1
+	done
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+# kb PID FIELD : VmRSS / VmHWM of a running process, in kB.
+kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# cpu_ticks PID : utime + stime (fields 14 and 15 of /proc/PID/stat, after the comm).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# ----------------------------------------------------------------- results
+
+ROWS=()
+# row MEASURE VALUE BASELINE UNIT GOAL : GOAL is "<N", ">=N" or "-" (none).
+row() { ROWS+=("$1|$2|$3|$4|$5"); }
+
+print_table() {
+	printf '%s\n' "${ROWS[@]}" | awk -F'|' '
+		function num(v) { return v ~ /^-?[0-9.]+$/ }
+		{
+			m[NR] = $1; u = $4
+			v[NR] = num($2) ? $2 " " u : $2
+			b[NR] = num($3) ? $3 " " u : $3
+			r[NR] = (num($2) && num($3) && $3 + 0 != 0) ? sprintf("%.2fx", $2 / $3) : "-"
+			g[NR] = $5 == "-" ? "-" : $5 " " u
+			ok[NR] = "-"
+			if ($5 != "-") {
+				op = $5; sub(/[0-9.]+$/, "", op); lim = substr($5, length(op) + 1) + 0
+				if (!num($2)) ok[NR] = "MISSED"
+				else if (op == "<") ok[NR] = ($2 + 0 < lim) ? "ok" : "MISSED"
+				else if (op == ">=") ok[NR] = ($2 + 0 >= lim) ? "ok" : "MISSED"
+			}
+		}
+		END {
+			m[0] = "measure"; v[0] = "value"; b[0] = "baseline"; r[0] = "ratio"; g[0] = "goal"; ok[0] = "ok"
+			for (i = 0; i <= NR; i++) {
+				if (length(m[i]) > wm) wm = length(m[i]); if (length(v[i]) > wv) wv = length(v[i])
+				if (length(b[i]) > wb) wb = length(b[i]); if (length(r[i]) > wr) wr = length(r[i])
+				if (length(g[i]) > wg) wg = length(g[i])
+			}
+			for (i = 0; i <= NR; i++) {
+				printf "%-*s | %*s | %*s | %*s | %-*s | %s\n", wm, m[i], wv, v[i], wb, b[i], wr, r[i], wg, g[i], ok[i]
+				if (i == 0) { s = sprintf("%*s", wm + wv + wb + wr + wg + 20, ""); gsub(/ /, "-", s); print s }
+				if (ok[i] == "MISSED") missed++
+			}
+			if (missed) printf "\nMISSED: %d goal(s) not met (see the ok column)\n", missed
+			else print "\nall goals met"
+		}'
+}
+
+# ------------------------------------------------------------------- lab
+
+lab_up() {
+	local n
+	for n in "$NS_UP" "$NS_RTR" "$NS_HOST"; do
+		ip netns add "$n"
+		NSS+=("$n")
+		ip -n "$n" link set lo up
+		# No DAD: addresses work at once and the lab sends no NS of its own.
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	done
+	ip -n "$NS_RTR" link add eth9 address "$RTR_WAN_MAC" type veth peer name wan0 netns "$NS_UP"
+	ip netns exec "$NS_UP" sysctl -qw net.ipv6.conf.wan0.disable_ipv6=1
+	ip -n "$NS_UP" link set wan0 up
+	ip -n "$NS_RTR" link set eth9 up
+	ip -n "$NS_RTR" addr add 2001:db8:1::ffff/64 dev eth9 nodad
+	ip -n "$NS_RTR" link add br0 type bridge
+	ip -n "$NS_RTR" link set br0 up
+	ip -n "$NS_RTR" link add p0 type veth peer name h0 address "$HOST_MAC" netns "$NS_HOST"
+	ip netns exec "$NS_HOST" sysctl -qw net.ipv6.conf.h0.disable_ipv6=1
+	ip -n "$NS_RTR" link set p0 master br0 up
+	ip -n "$NS_HOST" link set h0 up
+}
+
+# daemon_args NAME BASE : sets DARGS, the command line that runs NAME as a daemon in the lab
+# (control socket BASE.sock). A new executable in dist/ needs a line here: the bench
+# refuses to guess rather than skip it.
+daemon_args() {
+	case $1 in
+	mld-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --prefix "$PREFIX" "${@:3}" eth9 br0) ;;
+	*) die "bench.sh does not know how to run $1 as a daemon; add it to daemon_args" ;;
+	esac
+}
+
+# status_json SOCK : mld-proxy's status, as JSON.
+status_json() { "$MLD" status --control-socket "$1" --json; }
+
+# start_ms CMD... : median wall time of 5 runs after one warm-up run, in ms.
+start_ms() {
+	local t0 t1 times=()
+	"$@" >/dev/null 2>&1 || die "failed: $*"
+	for _ in 1 2 3 4 5; do
+		t0=$(now_us)
+		"$@" >/dev/null 2>&1
+		t1=$(now_us)
+		times+=($((t1 - t0)))
+	done
+	printf '%s\n' "${times[@]}" | sort -n | awk 'NR == 3 { printf "%.1f", $1 / 1000 }'
+}
+
+# --------------------------------------------- 1. executables: size, start, idle RSS
+
+echo "== lab up ($P*)"
+lab_up
+
+bench_executable() {
+	local exe=$1 base label name arch ver node run=() start base_start rss hwm anon brss bhwm banon pid wait_s
+	base=$(basename "$exe")
+	name=${base%-linux-*}
+	arch=${base##*-linux-}
+	label=$base
+	case $arch in
+	x64) ;;
+	arm64)
+		command -v qemu-aarch64-static >/dev/null || die "qemu-aarch64-static is missing; run: apt-get install qemu-user-static"
+		[ -d /usr/aarch64-linux-gnu ] || die "/usr/aarch64-linux-gnu is missing; run: apt-get install libc6-arm64-cross"
+		run=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+		label="$base (qemu)" # times and RSS are the emulator's: compare with the ratio only
+		;;
+	*) die "unknown architecture in $exe" ;;
+	esac
+	ver=$("${run[@]}" "$exe" --version) || die "$exe --version failed"
+	ver=$(sed -n 's/.*(node \([0-9.]*\).*/\1/p' <<<"$ver")
+	node=.cache/pinned/node-linux-$arch-$ver/package/bin/node
+	[ -x "$node" ] || die "base node $ver for $arch is missing at $node; run: make build"
+	echo "== $base (node $ver${run[*]:+, under ${run[0]}})"
+
+	row "$label file size vs base node" "$(mb "$(($(stat -c %s "$exe") / 1024))")" "$(mb "$(($(stat -c %s "$node") / 1024))")" MB -
+	start=$(start_ms "${run[@]}" "$exe" --version)
+	base_start=$(start_ms "${run[@]}" "$node" -e 0)
+	row "$label start: --version vs node -e 0 (median of 5)" "$start" "$base_start" ms -
+
+	daemon_args "$name" "$TMP/idle-$base"
+	bg "$NS_RTR" "$TMP/idle-$base.out" "${run[@]}" "$exe" "${DARGS[@]}"
+	pid=$BG_PID
+	wait_until 30 "$base to open its control socket" test -S "$TMP/idle-$base.sock"
+	sleep 2
+	alive "$pid" || die "$base exited while idle; see $TMP/idle-$base.out"
+	rss=$(kb "$pid" VmRSS) hwm=$(kb "$pid" VmHWM) anon=$(kb "$pid" RssAnon)
+	stop_pid "$pid"
+
+	# The baseline is sampled 2 s after it is up too: its start time plus 2 s.
+	wait_s=$(awk -v s="$base_start" 'BEGIN { printf "%.2f", 2 + s / 1000 }')
+	bg "$NS_RTR" "$TMP/idle-node-$arch.out" "${run[@]}" "$node" -e 'setInterval(()=>{},1000)'
+	pid=$BG_PID
+	sleep "$wait_s"
+	alive "$pid" || die "base node $arch exited while idle"
+	brss=$(kb "$pid" VmRSS) bhwm=$(kb "$pid" VmHWM) banon=$(kb "$pid" RssAnon)
+	stop_pid "$pid"
+	row "$label idle VmRSS vs idle node" "$(mb "$rss")" "$(mb "$brss")" MB -
+	row "$label idle VmHWM vs idle node" "$(mb "$hwm")" "$(mb "$bhwm")" MB -
+	row "$label idle RssAnon vs idle node" "$(mb "$anon")" "$(mb "$banon")" MB -
+}
+
+for exe in "${EXES[@]}"; do bench_executable "$exe"; done
+
+# ---------------------------------------------------------- 2. mld-proxy at work
+
+echo "== mld-proxy (x64) in the lab"
+SOCK=$TMP/mld.sock
+daemon_args mld-proxy "$TMP/mld" --max-addresses "$FILL_N" --timeout 3600 --check-interval 30
+bg "$NS_RTR" "$TMP/mld.out" "$MLD" "${DARGS[@]}"
+MLD_PID=$BG_PID
+wait_until 10 "mld-proxy to open its control socket" test -S "$SOCK"
+sleep 2
+IDLE_RSS=$(kb "$MLD_PID" VmRSS) IDLE_ANON=$(kb "$MLD_PID" RssAnon)
+
+# 2a. Latency: DAD NS on br0 -> MLDv2 report on eth9.
+#
+# No random delay on the first report (checked in net/ipv6/mcast.c and here):
+# an MLDv2 join calls mld_ifc_event(), which arms the interface-change work
+# with mld_ifc_start_work(idev, 1), i.e. random(1) + 2 = 2 jiffies (8 ms at
+# HZ=250; ~10-11 ms measured with timer slack). Only the robustness repeats
+# wait a random part of the 1 s unsolicited report interval, and a new join
+# re-arms pending work to 2 jiffies, so joins 100 ms apart each get their own
+# first report. (MLDv1, igmp6_join_group, sends the first report at once.) The
+# direct-join baseline measures exactly this kernel delay, so the ratio is what
+# the proxy adds.
+echo "   latency: $LATENCY_N direct joins (baseline), then $LATENCY_N DAD NS via the proxy"
+bg "$NS_UP" "$TMP/capture.log" "${TS[@]}" scripts/bench/mld-capture.ts --if wan0 --from-mac "$RTR_WAN_MAC"
+CAP_PID=$BG_PID
+wait_until 15 "the MLD capture on wan0" grep -q '^# ready' "$TMP/capture.log"
+ip netns exec "$NS_RTR" "${TS[@]}" scripts/bench/join-groups.ts --if eth9 --prefix "$PREFIX" \
+	--count "$LATENCY_N" --interval-ms 100 >"$TMP/joined.log" || die "join-groups.ts failed"
+ip netns exec "$NS_HOST" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+	--addresses "$LATENCY_N" --rate 10 --log-sent >"$TMP/injected.log" || die "ns-flood.ts (latency) failed"
+sleep 0.5
+stop_pid "$CAP_PID"
+LAT=$("${TS[@]}" scripts/bench/latency.ts "$TMP/injected.log" "$TMP/capture.log")
+LAT_BASE=$("${TS[@]}" scripts/bench/latency.ts "$TMP/joined.log" "$TMP/capture.log")
+jq -e '.matched > 0' <<<"$LAT_BASE" >/dev/null || die "no MLD report seen for the direct joins: the capture does not work ($TMP/capture.log)"
+# lat JSON FIELD : the figure to one decimal, or "k/n reports" when some report never came.
+lat() { jq -r "if .matched == .n then .$2 else \"\(.matched)/\(.n) reports\" end" <<<"$1" | awk '/^[0-9.]+$/ { printf "%.1f", $1; next } { printf "%s", $0 }'; }
+row "NS on br0 -> MLD report on eth9, median (n=$LATENCY_N)" "$(lat "$LAT" medianMs)" "$(lat "$LAT_BASE" medianMs)" ms "<100"
+row "NS on br0 -> MLD report on eth9, p95" "$(lat "$LAT" p95Ms)" "$(lat "$LAT_BASE" p95Ms)" ms -
+
+# 2b. RSS with a full table. Learning is watched through the kernel's group
+# count on eth9, not through `status --json`: building that 4096-entry reply
+# would grow the heap we are about to measure. Frames the capture buffer
+# dropped are sent again. VmRSS is mostly the mapped executable (RssFile);
+# RssAnon is what the addresses themselves cost.
+proxy_groups() { ip -n "$NS_RTR" -6 maddr show dev eth9 | grep -c 'ff02::1:ff10:' || true; }
+echo "   table: DAD NS for $FILL_N addresses"
+joined=0
+for round in 1 2 3; do
+	ip netns exec "$NS_HOST" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+		--addresses "$FILL_N" --rate 4000 >"$TMP/fill-$round.log" || die "ns-flood.ts (fill) failed"
+	for _ in $(seq 20); do
+		joined=$(proxy_groups)
+		[ "$joined" -lt "$FILL_N" ] || break 2
+		sleep 0.25
+	done
+	echo "   round $round: $joined of $FILL_N groups joined, sending again"
+done
+[ "$joined" = "$FILL_N" ] || die "mld-proxy joined $joined of $FILL_N groups on eth9; see $TMP/mld.log"
+sleep 1
+FULL_RSS=$(kb "$MLD_PID" VmRSS) FULL_ANON=$(kb "$MLD_PID" RssAnon)
+learned=$(status_json "$SOCK" | jq '.addresses | length')
+[ "$learned" = "$FILL_N" ] || die "status --json shows $learned addresses, expected $FILL_N"
+row "VmRSS with $FILL_N addresses vs idle (0)" "$(mb "$FULL_RSS")" "$(mb "$IDLE_RSS")" MB "<60"
+row "RssAnon with $FILL_N addresses vs idle (0)" "$(mb "$FULL_ANON")" "$(mb "$IDLE_ANON")" MB -
+
+# 2c. CPU under 10k NS/s: 90% random targets (the table is full: refused path),
+# 10% repeats of learned addresses (refresh path). Baseline: the same daemon idle.
+cpu_pct() { awk -v t="$1" -v us="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", 100 * t / hz / (us / 1e6) }'; }
+echo "   cpu: idle ${FLOOD_SECONDS} s, then ${FLOOD_RATE} NS/s for ${FLOOD_SECONDS} s"
+t0=$(now_us) c0=$(cpu_ticks "$MLD_PID")
+sleep "$FLOOD_SECONDS"
+t1=$(now_us) c1=$(cpu_ticks "$MLD_PID")
+IDLE_CPU=$(cpu_pct $((c1 - c0)) $((t1 - t0)))
+
+before=$(status_json "$SOCK")
+bg "$NS_HOST" "$TMP/flood.log" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+	--addresses "$FILL_N" --random 0.9 --rate "$FLOOD_RATE" --duration $((FLOOD_SECONDS + 1))
+FLOOD_PID=$BG_PID
+wait_until 15 "the flood to start" grep -q '^# sending' "$TMP/flood.log"
+sleep 0.5 # the measuring window sits inside the flood
+t0=$(now_us) c0=$(cpu_ticks "$MLD_PID") rss0=$(kb "$MLD_PID" VmRSS)
+sleep "$FLOOD_SECONDS"
+t1=$(now_us) c1=$(cpu_ticks "$MLD_PID") rss1=$(kb "$MLD_PID" VmRSS)
+wait "$FLOOD_PID" || die "ns-flood.ts (flood) failed; see $TMP/flood.log"
+alive "$MLD_PID" || die "mld-proxy died during the flood; see $TMP/mld.out"
+after=$(status_json "$SOCK")
+FLOOD=$(tail -n 1 "$TMP/flood.log")
+jq -e .rate <<<"$FLOOD" >/dev/null || die "ns-flood.ts printed no summary; see $TMP/flood.log"
+frames=$(($(jq .counters.frames <<<"$after") - $(jq .counters.frames <<<"$before")))
+refused=$(($(jq .counters.refused <<<"$after") - $(jq .counters.refused <<<"$before")))
+got=$(awk -v f="$frames" -v s="$(jq .seconds <<<"$FLOOD")" 'BEGIN { printf "%d", f / s }')
+echo "   flood: sent $(jq .sent <<<"$FLOOD") frames in $(jq .seconds <<<"$FLOOD") s ($(jq .blocked <<<"$FLOOD") blocked writes); daemon counted $frames frames, $refused refused"
+
+row "CPU % of one core at ${FLOOD_RATE} NS/s vs idle" "$(cpu_pct $((c1 - c0)) $((t1 - t0)))" "$IDLE_CPU" % "<50"
+row "flood: sender's achieved rate vs target" "$(jq .rate <<<"$FLOOD")" "$FLOOD_RATE" frames/s ">=9500"
+row "flood: frames the daemon counted vs sent" "$got" "$(jq .rate <<<"$FLOOD")" frames/s -
+row "flood: VmRSS at end vs start of the window" "$(mb "$rss1")" "$(mb "$rss0")" MB -
+row "flood: VmRSS growth over ${FLOOD_SECONDS} s" "$(mb $((rss1 - rss0)))" - MB "<5"
+stop_pid "$MLD_PID"
+
+# -------------------------------------------------------------------- table
+
+echo
+print_table
