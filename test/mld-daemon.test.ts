@@ -30,6 +30,7 @@ function harness(opts: Partial<MldProxyOptions> = {}, neighbours = '[]') {
   const joined = new Set<string>();
   const log: string[] = [];
   const failJoins = { on: false };
+  const failCaptures = { on: false };
   const joiner: GroupJoiner = {
     join(g) {
       if (failJoins.on) throw new Error('ENODEV');
@@ -62,6 +63,7 @@ function harness(opts: Partial<MldProxyOptions> = {}, neighbours = '[]') {
       readLocalAddresses: () => new Set(['2001:db8:1::ff:fe00:9', 'fe80::9', '2001:db8:1::1']),
       createGroupJoiner: () => joiner,
       openCapture: (name, index, onFrame) => {
+        if (failCaptures.on) throw new Error('ENETDOWN');
         frames.set(name, onFrame);
         opened.push(`${name}#${index}`);
         return { ifname: name, ifindex: index, close: () => frames.delete(name) };
@@ -85,6 +87,7 @@ function harness(opts: Partial<MldProxyOptions> = {}, neighbours = '[]') {
     events,
     opened,
     failJoins,
+    failCaptures,
     send,
     ns: (source: string, target: string) =>
       encodeNeighborSolicitation({ source, destination: target, target, srcMac: '52:54:00:00:00:01', dstMac: '52:54:00:00:00:02' }),
@@ -187,6 +190,18 @@ test('a downstream re-created with a new ifindex gets a new capture', () => {
   h.present.set('br0', iface('br0', 9));
   h.watcher.update();
   assert.equal(h.opened, ['br0#3', 'br0#9']);
+  h.proxy.close();
+});
+
+test('a capture that failed to open is retried at the next check', () => {
+  const h = harness();
+  h.failCaptures.on = true;
+  h.proxy.start();
+  assert.equal(h.opened, []);
+  assert.equal(h.proxy.status().downstream, [{ name: 'br0', present: true, capturing: false }]);
+  h.failCaptures.on = false;
+  h.proxy.check();
+  assert.equal(h.opened, ['br0#3']);
   h.proxy.close();
 });
 

@@ -175,10 +175,11 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     if (this.opts.stateFile) every(this.opts.stateSaveIntervalMs ?? STATE_SAVE_INTERVAL_MS, () => this.saveState());
   }
 
-  /** Expire silent addresses, leave their groups, retry failed joins. */
+  /** Expire silent addresses, leave their groups, retry failed joins and captures. */
   check(): void {
     for (const removed of this.table.expire()) this.removed(removed, 'expired');
     this.joinPending();
+    this.reopenCaptures();
   }
 
   // --- interfaces -----------------------------------------------------------
@@ -253,9 +254,15 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     this.emit('warning', `capture:${name}`, `reading ${name} failed: ${err.message}; reopening`);
     this.captures.get(name)?.close();
     this.captures.delete(name);
-    // The next watcher scan sees the interface without a capture and reopens it.
-    const info = this.watcher.get(name);
-    if (info) setTimeout(() => this.watcher.get(name) && !this.captures.has(name) && this.interfaceUp(this.watcher.get(name)!, undefined), 1000).unref();
+    // check() reopens it within one check interval.
+  }
+
+  /** Opens captures on present downstreams that have none (after a failure). */
+  private reopenCaptures(): void {
+    for (const name of this.opts.downstream) {
+      const info = this.watcher.get(name);
+      if (info && !this.captures.has(name)) this.interfaceUp(info, undefined);
+    }
   }
 
   private setAutoPrefixes(info: IfaceInfo): void {
@@ -395,9 +402,11 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
       const old = this.table.snapshot();
       this.table = new AddressTable({ timeoutMs: next.timeoutMs, maxAddresses: next.maxAddresses, now: this.now });
       this.table.restore(old);
-      for (const g of joined) this.table.setJoined(g, true);
-      // Groups that lost every address under the new bound: leave them.
-      for (const g of joined) if (!this.table.groups().some((s) => s.group === g)) this.joiner?.leave(g);
+      const kept = new Set(this.table.groups().map((g) => g.group));
+      for (const g of joined) {
+        if (kept.has(g)) this.table.setJoined(g, true);
+        else this.joiner?.leave(g); // every address of it fell outside the new bounds
+      }
     }
     if (next.upstream !== prev.upstream) {
       this.joiner?.close();
