@@ -193,6 +193,18 @@ test('a downstream re-created with a new ifindex gets a new capture', () => {
   h.proxy.close();
 });
 
+test('a downstream that is down is captured only once it is up', () => {
+  const h = harness();
+  h.present.set('br0', { ...iface('br0', 3), up: false });
+  h.proxy.start();
+  h.proxy.check();
+  assert.equal(h.opened, []);
+  h.present.set('br0', iface('br0', 3));
+  h.watcher.update();
+  assert.equal(h.opened, ['br0#3']);
+  h.proxy.close();
+});
+
 test('a capture that failed to open is retried at the next check', () => {
   const h = harness();
   h.failCaptures.on = true;

@@ -37,7 +37,7 @@ function prefix6(v: unknown, field: string): Cidr {
 }
 
 /** Validates a raw config object (file merged with flags). */
-export function parseMldConfig(raw: unknown, field = 'config'): MldProxyConfig {
+export function parseMldConfig(raw: unknown, field = ''): MldProxyConfig {
   const o = object(raw, field);
   rejectUnknownKeys(o, field, CONFIG_KEYS);
   const upstream = o.upstream === undefined ? undefined : interfaceName(o.upstream, 'upstream');
@@ -72,5 +72,11 @@ export function loadMldConfig(file: string | undefined, flags: Record<string, un
   const base = file ? object(loadJsonFile(file), file) : {};
   const merged: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
-  return parseMldConfig(merged, file ?? 'config');
+  try {
+    return parseMldConfig(merged, '');
+  } catch (err) {
+    // Name the file apart from the field: "mld.json: maxAdresses: unknown key".
+    if (err instanceof ConfigError && file) throw new ConfigError(file, err.message);
+    throw err;
+  }
 }

@@ -200,9 +200,12 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     }
     if (this.opts.downstream.includes(info.name)) {
       const cap = this.captures.get(info.name);
-      if (cap && cap.ifindex === info.index) return;
+      if (cap && cap.ifindex === info.index && info.up) return;
       cap?.close();
       this.captures.delete(info.name);
+      // A packet socket binds to a down interface but every read then fails
+      // with ENETDOWN: wait until it is up (the watcher reports the change).
+      if (!info.up) return;
       try {
         this.captures.set(
           info.name,
@@ -211,13 +214,13 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
             info.index,
             (f, n) => this.onFrame(f, n),
             (e) => this.captureError(info.name, e),
-            (msg) => this.emit('warning', `capture:${info.name}`, msg),
+            (msg) => this.emit('warning', `allmulti:${info.name}`, msg),
           ),
         );
         this.emit('info', `capturing NDP on ${info.name} (ifindex ${info.index})${recreated ? ', re-created' : ''}`);
         void this.sweepNeighbours(info.name);
       } catch (err) {
-        this.emit('warning', `capture:${info.name}`, `cannot capture on ${info.name}: ${(err as Error).message}; retrying`);
+        this.emit('warning', `capture-open:${info.name}`, `cannot capture on ${info.name}: ${(err as Error).message}; retrying`);
       }
     }
   }
@@ -251,7 +254,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
   }
 
   private captureError(name: string, err: Error): void {
-    this.emit('warning', `capture:${name}`, `reading ${name} failed: ${err.message}; reopening`);
+    this.emit('warning', `capture-read:${name}`, `reading ${name} failed: ${err.message}; reopening`);
     this.captures.get(name)?.close();
     this.captures.delete(name);
     // check() reopens it within one check interval.
@@ -261,7 +264,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
   private reopenCaptures(): void {
     for (const name of this.opts.downstream) {
       const info = this.watcher.get(name);
-      if (info && !this.captures.has(name)) this.interfaceUp(info, undefined);
+      if (info && info.up && !this.captures.has(name)) this.interfaceUp(info, info);
     }
   }
 
@@ -413,14 +416,12 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
       this.joiner = undefined;
       this.table.resetJoined();
     }
-    if (next.prefixes.length) {
+    const cidrText = (list: Cidr[]) => list.map((p) => `${formatIPv6(p.bytes)}/${p.prefixLength}`);
+    if (cidrText(next.prefixes).join() !== cidrText(prev.prefixes).join() || next.upstream !== prev.upstream) {
+      this.prefixText = cidrText(next.prefixes);
       this.filter = createAddressFilter(next.prefixes);
-      this.prefixText = next.prefixes.map((p) => `${formatIPv6(p.bytes)}/${p.prefixLength}`);
-    } else {
-      this.prefixText = [];
-      this.filter = createAddressFilter([]);
       const up = this.watcher.get(next.upstream);
-      if (up) this.setAutoPrefixes(up);
+      if (next.prefixes.length === 0 && up) this.setAutoPrefixes(up);
     }
     for (const [name, cap] of this.captures) {
       if (!next.downstream.includes(name)) {
@@ -433,7 +434,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     this.watcher.update();
     for (const name of [next.upstream, ...next.downstream]) {
       const info = this.watcher.get(name);
-      if (info) this.interfaceUp(info, undefined);
+      if (info) this.interfaceUp(info, info); // as if unchanged: no repeated log lines
     }
     this.startTimers();
     this.check();

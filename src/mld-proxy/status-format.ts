@@ -8,6 +8,10 @@ function ago(ms: number): string {
   return `${Math.round(s / 3600)}h ago`;
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
@@ -21,7 +25,7 @@ function counts(rec: Record<string, number>): string {
 export function formatStatus(s: MldProxyStatus, now: number): string {
   const lines: string[] = [];
   const up = s.upstream;
-  lines.push(`upstream:   ${up.name} (${up.present ? 'present' : 'missing'}), ${up.groups} groups joined on ${up.sockets} sockets`);
+  lines.push(`upstream:   ${up.name} (${up.present ? 'present' : 'missing'}), ${plural(up.groups, 'group')} joined on ${plural(up.sockets, 'socket')}`);
   lines.push(`downstream: ${s.downstream.map((d) => `${d.name} (${!d.present ? 'missing' : d.capturing ? 'capturing' : 'not capturing'})`).join(', ')}`);
   lines.push(`prefixes:   ${s.prefixes.length ? s.prefixes.join(', ') : 'none yet'}`);
   lines.push(`addresses:  ${s.addresses.length} of at most ${s.maxAddresses}, each kept ${Math.round(s.timeoutMs / 1000)}s after last seen`);
