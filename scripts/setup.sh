@@ -9,7 +9,7 @@ DEBIAN_PACKAGES="
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
   binutils binutils-aarch64-linux-gnu
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck
-  ndppd radvd
+  ndppd radvd python3
 "
 
 missing=""
