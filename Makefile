@@ -35,7 +35,46 @@ bench: setup build
 
 lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
-	shellcheck -x $(wildcard scripts/*.sh test/e2e/*.sh on_boot.d/*.sh) .ci/run
+	shellcheck -x $(wildcard scripts/*.sh test/e2e/*.sh) .ci/run
+	shellcheck -x -s sh scripts/udm-proxies on_boot.d/10-proxy.sh.in
 
 clean:
 	rm -rf dist .cache
+
+# ---- On a gateway over ssh (issue 7) ----
+# make deploy HOST=udm [PROXY=mld-proxy] [ARGS="eth9 br0"]: build, copy the executable,
+# SHA256SUMS and the installer in one ssh connection (tar, so no sftp or scp is needed on
+# the gateway), and install from those files. make logs / make status HOST=udm.
+# SSH_OPTS: extra ssh options (e.g. -i KEY -p 2222); DEPLOY_ARCH: linux-arm64 or
+# linux-x64; DEPLOY_ROOT: a root prefix on the host, for the tests only.
+HOST ?=
+PROXY ?= mld-proxy
+ARGS ?=
+SSH_OPTS ?=
+DEPLOY_ARCH ?= linux-arm64
+DEPLOY_ROOT ?=
+DEPLOY_SSH = ssh $(SSH_OPTS) $(HOST)
+DEPLOY_MANAGER = $(DEPLOY_ROOT)/data/udm-proxies/udm-proxies
+
+.PHONY: deploy logs status deploy-need-host
+
+deploy-need-host:
+	@test -n "$(HOST)" || { echo 'ERROR: no HOST; run: make $(MAKECMDGOALS) HOST=udm (any ssh destination, e.g. root@192.168.1.1)' >&2; exit 1; }
+
+deploy: deploy-need-host build
+	@set -e; stage=$$(mktemp -d); trap 'rm -rf "$$stage"' EXIT; \
+	grep ' $(PROXY)-$(DEPLOY_ARCH)$$' dist/SHA256SUMS >"$$stage/SHA256SUMS" || { \
+	  echo 'ERROR: dist/$(PROXY)-$(DEPLOY_ARCH) was not built; is $(PROXY) a proxy (src/bin/$(PROXY).ts)?' >&2; exit 1; }; \
+	ln -s "$(CURDIR)/dist/$(PROXY)-$(DEPLOY_ARCH)" "$$stage/"; \
+	cp scripts/install.sh scripts/udm-proxies on_boot.d/10-proxy.sh.in "$$stage/"; \
+	(cd "$$stage" && sha256sum install.sh udm-proxies 10-proxy.sh.in >>SHA256SUMS); \
+	echo "deploy: $(PROXY)-$(DEPLOY_ARCH) to $(HOST)"; \
+	tar -C "$$stage" -chf - . | $(DEPLOY_SSH) 'set -e; d=$$(mktemp -d /tmp/udm-proxies-deploy.XXXXXX); \
+	  trap "rm -rf $$d" EXIT; tar -xf - -C "$$d"; \
+	  ROOT=$(DEPLOY_ROOT) UDM_PROXIES_FROM="$$d" sh "$$d/install.sh" $(PROXY) $(ARGS)'
+
+logs: deploy-need-host
+	ssh $(SSH_OPTS) -t $(HOST) $(DEPLOY_MANAGER) logs $(PROXY)
+
+status: deploy-need-host
+	$(DEPLOY_SSH) $(DEPLOY_MANAGER) status $(PROXY)

@@ -3,6 +3,7 @@
 //   dist/<proxy>.cjs            esbuild bundle, runs on any Node >= 20
 //   dist/<proxy>-linux-x64      single executable (Node SEA)
 //   dist/<proxy>-linux-arm64    single executable (Node SEA), stripped base
+//   dist/install.sh, udm-proxies, 10-proxy.sh.in   the installer and what it installs
 //   dist/SHA256SUMS             over everything above
 //
 // Why Node SEA and not classic pkg: pkg needs patched base binaries fetched
@@ -132,6 +133,18 @@ function singleExecutable(proxy, bundled, target) {
   return out;
 }
 
+// The installer and what it installs are release files too, so SHA256SUMS
+// (which the installer verifies against) covers them.
+const RELEASE_SCRIPTS = ['scripts/install.sh', 'scripts/udm-proxies', 'on_boot.d/10-proxy.sh.in'];
+
+function copyReleaseScripts() {
+  for (const f of RELEASE_SCRIPTS) {
+    const out = path.join(dist, path.basename(f));
+    fs.copyFileSync(path.join(root, f), out);
+    fs.chmodSync(out, 0o755);
+  }
+}
+
 function writeChecksums() {
   const files = fs
     .readdirSync(dist)
@@ -159,6 +172,7 @@ async function main() {
       console.log(`built    dist/${path.basename(out)} (${(fs.statSync(out).size / 1048576).toFixed(1)} MiB)`);
     }
   }
+  copyReleaseScripts();
   writeChecksums();
 }
 

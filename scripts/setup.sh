@@ -8,7 +8,7 @@ set -eu
 DEBIAN_PACKAGES="
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
   binutils binutils-aarch64-linux-gnu
-  iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck
+  iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
   ndppd radvd python3
 "
 

@@ -1,0 +1,396 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # helpers are invoked through check/wait_for
+# test/e2e/install.test.sh - the installer, the on-boot script and the management
+# script, in a fake root ($ROOT) with fake ubnt-device-info, uname, systemctl and
+# systemd-run first on PATH (they record their arguments), the release served by
+# busybox httpd on 127.0.0.1. Every case runs under busybox sh and under dash:
+# busybox sh with "systemd" (a fake systemd-run that really starts the daemon) and
+# udm-boot present, dash without either (respawn loop, --with-boot-service).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=test/e2e/lib.sh
+. test/e2e/lib.sh
+need_root
+need_cmd busybox dash setsid sha256sum curl
+
+DIST_EXE=dist/mld-proxy-linux-x64
+[ -x "$DIST_EXE" ] || bail "$DIST_EXE is missing; run make first"
+# The daemon waits for these; they must not exist.
+IF_UP=udmtnowan0 IF_DOWN=udmtnolan0
+
+# Every process this test starts has $E2E_TMP in its command line (the fake root
+# is there): kill them all on the way out, then let lib.sh clean up the rest.
+sweep_processes() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[ "$pid" != "$$" ] || continue
+		[[ " ${E2E_PIDS[*]} " != *" $pid "* ]] || continue # lib.sh stops those
+		if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$E2E_TMP/"; then kill -KILL "$pid" 2>/dev/null || true; fi
+	done
+}
+on_exit() {
+	local rc=$?
+	set +e # or a failed run's (exit 1) below would end this trap before the cleanup
+	sweep_processes
+	(exit "$rc")
+	_e2e_cleanup
+}
+trap on_exit EXIT
+
+# ---------------------------------------------------------------- fakes
+FAKE_BIN=$E2E_TMP/bin
+mkdir -p "$FAKE_BIN"
+cat >"$FAKE_BIN/uname" <<'EOF'
+#!/bin/sh
+echo "uname $*" >>"$FAKE_CALLS"
+if [ "$*" = -m ]; then echo "${FAKE_ARCH:-x86_64}"; else exec /bin/uname "$@"; fi
+EOF
+cat >"$FAKE_BIN/ubnt-device-info" <<'EOF'
+#!/bin/sh
+echo "ubnt-device-info $*" >>"$FAKE_CALLS"
+case $1 in
+model) echo "UniFi Dream Machine Pro" ;;
+firmware) echo "${FAKE_FIRMWARE:-4.0.6.6754}" ;;
+*) exit 1 ;;
+esac
+EOF
+# systemd-run: start the command in its own session and remember it by unit.
+cat >"$FAKE_BIN/systemd-run" <<'EOF'
+#!/bin/sh
+echo "systemd-run $*" >>"$FAKE_CALLS"
+unit=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--unit | --description | -p | --property) [ "$1" != --unit ] || unit=$2; shift 2 ;;
+	--) shift; break ;;
+	-*) shift ;;
+	*) break ;;
+	esac
+done
+pid=$(cat "$FAKE_UNITS/$unit.pid" 2>/dev/null || true)
+if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+	echo "Failed to start transient service unit: Unit $unit already exists." >&2
+	exit 1
+fi
+setsid "$@" </dev/null >/dev/null 2>&1 &
+echo $! >"$FAKE_UNITS/$unit.pid"
+EOF
+cat >"$FAKE_BIN/systemctl" <<'EOF'
+#!/bin/sh
+echo "systemctl $*" >>"$FAKE_CALLS"
+if [ "$1" = stop ]; then
+	pid=$(cat "$FAKE_UNITS/$2.pid" 2>/dev/null || true)
+	rm -f "$FAKE_UNITS/$2.pid"
+	if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
+		n=0
+		while [ -r "/proc/$pid/cmdline" ] && [ -n "$(tr -d '\0' <"/proc/$pid/cmdline")" ] && [ $n -lt 50 ]; do
+			sleep 0.1; n=$((n + 1))
+		done
+	fi
+fi
+exit 0
+EOF
+chmod 755 "$FAKE_BIN"/*
+
+# ---------------------------------------------------------------- the release
+# v1: the build's executable; v2: the same with bytes appended (a different
+# file that still runs); bad: a SHA256SUMS that does not match its executable.
+SRV=$E2E_TMP/srv
+release() { # DIR EXE-SOURCE
+	mkdir -p "$1"
+	cp scripts/install.sh scripts/udm-proxies on_boot.d/10-proxy.sh.in "$1/"
+	ln -s "$(realpath "$2")" "$1/mld-proxy-linux-x64"
+	(cd "$1" && sha256sum -- * >SHA256SUMS)
+}
+release "$SRV/v1" "$DIST_EXE"
+cp "$DIST_EXE" "$E2E_TMP/exe-v2"
+printf 'v2' >>"$E2E_TMP/exe-v2"
+release "$SRV/v2" "$E2E_TMP/exe-v2"
+cp "$DIST_EXE" "$E2E_TMP/exe-bad"
+printf 'tampered' >>"$E2E_TMP/exe-bad"
+release "$SRV/bad" "$E2E_TMP/exe-bad"
+cp "$SRV/v2/SHA256SUMS" "$SRV/bad/SHA256SUMS"
+check "the v1 release lists the build's checksum" \
+	grep -qF "$(grep ' mld-proxy-linux-x64$' dist/SHA256SUMS | cut -d' ' -f1)" "$SRV/v1/SHA256SUMS"
+
+PORT=
+for _ in 1 2 3 4 5; do
+	p=$((20000 + RANDOM % 40000))
+	setsid busybox httpd -f -p "127.0.0.1:$p" -h "$SRV" >"$E2E_TMP/httpd.log" 2>&1 &
+	E2E_PIDS+=("$!")
+	sleep 0.2
+	if curl -fsS -o /dev/null "http://127.0.0.1:$p/v1/SHA256SUMS" 2>/dev/null; then PORT=$p && break; fi
+done
+[ -n "$PORT" ] || bail "busybox httpd did not start" "$(cat "$E2E_TMP/httpd.log")"
+URL=http://127.0.0.1:$PORT
+
+# ---------------------------------------------------------------- helpers
+# A fake root as a UniFi gateway has it: /data, /run, /var/log, /etc.
+new_root() { # NAME
+	R=$E2E_TMP/$1/root
+	mkdir -p "$R/data" "$R/run" "$R/var/log" "$R/etc/systemd/system"
+	export FAKE_CALLS=$E2E_TMP/$1/calls.log FAKE_UNITS=$E2E_TMP/$1/units
+	mkdir -p "$FAKE_UNITS"
+	: >"$FAKE_CALLS"
+	EXE=$R/data/udm-proxies/mld-proxy/mld-proxy
+	CONF=$R/data/udm-proxies/mld-proxy.conf
+	BOOT=$R/data/on_boot.d/10-mld-proxy.sh
+	MANAGER=$R/data/udm-proxies/udm-proxies
+	PIDF=$R/run/mld-proxy.pid
+}
+
+# run_sh OUTFILE [VAR=value...] -- ARGS... : a script under $SH with the fakes
+# first on PATH and ROOT set; the exit status is that of the script.
+run_sh() {
+	local out=$1 envs=()
+	shift
+	while [ "$1" != -- ]; do
+		envs+=("$1")
+		shift
+	done
+	shift
+	# shellcheck disable=SC2086 # $SH is "busybox sh" or "dash"
+	env PATH="$FAKE_BIN:$PATH" ROOT="$R" "${envs[@]}" $SH "$@" >"$out" 2>&1
+}
+install_from() { # OUTFILE RELEASE ARGS...
+	local out=$1 rel=$2
+	shift 2
+	run_sh "$out" UDM_PROXIES_URL="$URL/$rel" -- scripts/install.sh "$@"
+}
+# install_pipe OUTFILE RELEASE ARGS... : the one-liner, curl -fsSL .../install.sh | sh -s -- ARGS
+install_pipe() {
+	local out=$1 rel=$2
+	shift 2
+	# shellcheck disable=SC2086 # $SH is "busybox sh" or "dash"
+	curl -fsSL "$URL/$rel/install.sh" |
+		env PATH="$FAKE_BIN:$PATH" ROOT="$R" UDM_PROXIES_URL="$URL/$rel" $SH -s -- "$@" >"$out" 2>&1
+}
+
+# daemons: PIDs of processes running this root's executable.
+daemons() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		case "$(tr '\0' ' ' 2>/dev/null <"$f")" in "$EXE "*) echo "$pid" ;; esac
+	done
+}
+one_daemon() { [ "$(daemons | wc -l)" -eq 1 ]; }
+no_daemon() { [ -z "$(daemons)" ]; }
+# The PID file names the one running daemon.
+pid_file_is_daemon() { [ -s "$PIDF" ] && [ "$(cat "$PIDF")" = "$(daemons)" ]; }
+respawn_loops() {
+	local f n=0
+	for f in /proc/[0-9]*/cmdline; do
+		case "$(tr '\0' ' ' 2>/dev/null <"$f")" in "/bin/sh $BOOT --respawn"*) n=$((n + 1)) ;; esac
+	done
+	echo "$n"
+}
+# snapshot: every file under data and etc with its checksum (logs, pid files
+# and sockets live elsewhere and change by themselves).
+# The daemon unpacks its native module into a private .koffi-* directory beside
+# itself for a moment at start; that is not ours to compare.
+snapshot() {
+	(cd "$R" && find data etc -type f -not -path '*/.koffi-*' -print0 | sort -z | xargs -0r sha256sum 2>&1) || true
+}
+all_paths() { (cd "$R" && find . | sort); }
+same() { cmp -s "$1" "$2"; }
+has() { grep -qF -- "$2" "$1"; }
+filled_in() { [ -x "$1" ] && ! grep -q "@[A-Z_]*@" "$@"; }
+called() { grep -qx -- "$1" "$FAKE_CALLS"; }
+pid_is() { [ "$(cat "$PIDF" 2>/dev/null)" = "$1" ]; }
+# new_daemon OLD [TEXT]: the PID file names a live daemon other than OLD, whose
+# command line contains TEXT.
+new_daemon() {
+	local d
+	d=$(cat "$PIDF" 2>/dev/null) && [ -n "$d" ] && [ "$d" != "$1" ] &&
+		tr '\0' ' ' 2>/dev/null <"/proc/$d/cmdline" | grep -qF -- "${2:-$EXE}"
+}
+has_all() { # FILE TEXT...
+	local f=$1 w
+	shift
+	for w in "$@"; do grep -qF -- "$w" "$f" || {
+		echo "missing: $w"
+		return 1
+	}; done
+}
+quick() { # SECONDS CMD... : CMD succeeds within SECONDS
+	local limit=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	"$@" || return 1
+	t1=$(date +%s%N)
+	[ $(((t1 - t0) / 1000000)) -lt $((limit * 1000)) ] || {
+		echo "took $(((t1 - t0) / 1000000)) ms"
+		return 1
+	}
+}
+
+# ---------------------------------------------------------------- the cases
+suite() { # NAME SHELL MODE(systemd|plain)
+	local name=$1 mode=$3 out pid foreign
+	SH=$2
+	out=$E2E_TMP/$name
+	new_root "$name"
+	if [ "$mode" = systemd ]; then
+		mkdir -p "$R/run/systemd/system" "$R/lib/systemd/system" "$R/data/on_boot.d"
+		echo "# udm-boot from unifios-utilities" >"$R/lib/systemd/system/udm-boot.service"
+	fi
+	all_paths >"$out/paths-before"
+
+	# fresh install, the one-line way
+	require "[$name] fresh install (curl ... | sh -s -- mld-proxy ...) succeeds" \
+		install_pipe "$out/1.txt" v1 mld-proxy "$IF_UP" "$IF_DOWN"
+	check "[$name] executable installed" same "$EXE" "$DIST_EXE"
+	check "[$name] config holds the arguments" has "$CONF" "ARGS=\"$IF_UP $IF_DOWN\""
+	check "[$name] on-boot script written, all placeholders filled" \
+		filled_in "$BOOT" "$MANAGER"
+	check "[$name] on-boot script passes --state" has "$BOOT" "--state $R/data/udm-proxies/mld-proxy/state.json"
+	check "[$name] management script installed" test -x "$MANAGER"
+	check "[$name] preflight asked uname and ubnt-device-info" \
+		has_all "$FAKE_CALLS" "uname -m" "ubnt-device-info firmware"
+	wait_for 5 "[$name] one daemon runs and the PID file names it" pid_file_is_daemon
+	wait_for 5 "[$name] the daemon logs to /var/log and waits for its interfaces" \
+		has "$R/var/log/mld-proxy.log" "waiting for interface $IF_UP"
+	if [ "$mode" = systemd ]; then
+		check "[$name] started through systemd-run with Restart=on-failure" \
+			grep -q "^systemd-run --unit udm-proxies-mld-proxy.service .*--property=Restart=on-failure .* -- $EXE " "$FAKE_CALLS"
+		check "[$name] udm-boot present: no boot unit of ours" not test -e "$R/etc/systemd/system/udm-proxies-boot.service"
+	else
+		check "[$name] started in a respawn loop" test "$(respawn_loops)" -eq 1
+		check "[$name] no udm-boot: says so and offers --with-boot-service" has "$out/1.txt" "--with-boot-service"
+	fi
+	pid=$(cat "$PIDF" 2>/dev/null || true)
+
+	# second run: nothing changes
+	touch "$out/marker"
+	sleep 0.05
+	check "[$name] second run succeeds" install_from "$out/2.txt" v1 mld-proxy "$IF_UP" "$IF_DOWN"
+	check "[$name] second run writes no file" test -z "$(find "$R/data" "$R/etc" -newer "$out/marker" -type f)"
+	check "[$name] second run: same daemon, still one" pid_is "$pid"
+	check "[$name] second run: one daemon" one_daemon
+
+	# status and doctor
+	check "[$name] udm-proxies status" run_sh "$out/status.txt" -- "$MANAGER" status mld-proxy
+	check "[$name] status shows the PID and the daemon's own status" \
+		has_all "$out/status.txt" "running as PID $pid" "upstream:   $IF_UP"
+	check "[$name] udm-proxies doctor" run_sh "$out/doctor.txt" -- "$MANAGER" doctor
+	check "[$name] doctor names model, firmware, kernel, space, the proxy and its log" \
+		has_all "$out/doctor.txt" "UniFi Dream Machine Pro" "firmware: 4.0.6" "kernel:" "== free space" \
+		"== interfaces" "== mld-proxy" "running as PID" "waiting for interface"
+
+	# --with-boot-service where udm-boot is missing
+	if [ "$mode" = plain ]; then
+		check "[$name] --with-boot-service" install_from "$out/3.txt" v1 --with-boot-service mld-proxy
+		check "[$name] boot unit runs /data/on_boot.d" \
+			has "$R/etc/systemd/system/udm-proxies-boot.service" "for f in $R/data/on_boot.d/*.sh"
+		check "[$name] boot unit enabled" called "systemctl enable udm-proxies-boot.service"
+	fi
+
+	# upgrade keeps the edited config
+	sed -i 's/^FLAGS=""/FLAGS="--log-level debug"/' "$CONF"
+	cp "$CONF" "$out/conf-edited"
+	if [ "$mode" = plain ]; then
+		check "[$name] upgrade by the installer succeeds" install_from "$out/4.txt" v2 mld-proxy other0 other1
+		check "[$name] upgrade says the given arguments differ from the config" has "$out/4.txt" "differ from the config"
+	else
+		check "[$name] udm-proxies upgrade succeeds" run_sh "$out/4.txt" UDM_PROXIES_URL="$URL/v2" -- "$MANAGER" upgrade
+	fi
+	check "[$name] upgrade installed the new executable" same "$EXE" "$E2E_TMP/exe-v2"
+	check "[$name] upgrade kept the previous one for rollback" same "$EXE.prev" "$DIST_EXE"
+	check "[$name] upgrade kept the edited config" same "$CONF" "$out/conf-edited"
+	wait_for 5 "[$name] upgrade restarted the daemon with the edited config" \
+		new_daemon "$pid" "--log-level debug"
+	wait_for 5 "[$name] upgrade: one daemon" one_daemon
+	pid=$(cat "$PIDF" 2>/dev/null || true)
+
+	# rollback swaps the two executables and restarts
+	check "[$name] udm-proxies rollback" run_sh "$out/4r.txt" -- "$MANAGER" rollback mld-proxy
+	check "[$name] rollback put the previous executable back" same "$EXE" "$DIST_EXE"
+	check "[$name] ... and kept the newer as .prev" same "$EXE.prev" "$E2E_TMP/exe-v2"
+	wait_for 5 "[$name] rollback restarted the daemon" new_daemon "$pid"
+	wait_for 5 "[$name] rollback: one daemon" one_daemon
+	pid=$(cat "$PIDF" 2>/dev/null || true)
+
+	# checksum mismatch changes nothing
+	snapshot >"$out/snap-before"
+	check "[$name] checksum mismatch fails" not install_from "$out/5.txt" bad mld-proxy
+	check "[$name] checksum mismatch is named" has "$out/5.txt" "checksum mismatch for mld-proxy-linux-x64"
+	snapshot >"$out/snap-after"
+	check "[$name] checksum mismatch changed no file" same "$out/snap-before" "$out/snap-after"
+	check "[$name] checksum mismatch left the daemon alone" pid_file_is_daemon
+	check "[$name] ... the same daemon" test "$(daemons)" = "$pid"
+
+	# unsupported firmware and machine are refused, changing nothing
+	check "[$name] firmware 2.x refused" not run_sh "$out/6.txt" UDM_PROXIES_URL="$URL/v1" FAKE_FIRMWARE=2.5.17 -- scripts/install.sh mld-proxy
+	check "[$name] ... with one clear line" has "$out/6.txt" "firmware 2.5.17 is too old"
+	check "[$name] mips refused" not run_sh "$out/7.txt" UDM_PROXIES_URL="$URL/v1" FAKE_ARCH=mips -- scripts/install.sh mld-proxy
+	snapshot >"$out/snap-after2"
+	check "[$name] refusals changed no file" same "$out/snap-before" "$out/snap-after2"
+	check "[$name] refusals left the daemon alone" test "$(daemons)" = "$pid"
+	check "[$name] firmware 10.x accepted (numeric compare, no allowlist)" \
+		run_sh "$out/6b.txt" UDM_PROXIES_URL="$URL/v2" FAKE_FIRMWARE=10.0.1 -- scripts/install.sh mld-proxy
+	wait_for 5 "[$name] ... and it upgraded and restarted the daemon" new_daemon "$pid"
+
+	# the on-boot script, run twice, returns at once and leaves one daemon
+	check "[$name] on-boot script returns within 5 s" quick 5 run_sh "$out/8.txt" -- "$BOOT"
+	check "[$name] ... and again" quick 5 run_sh "$out/9.txt" -- "$BOOT"
+	wait_for 5 "[$name] on-boot twice: one daemon, named by the PID file" pid_file_is_daemon
+	check "[$name] on-boot twice: one daemon" one_daemon
+	if [ "$mode" = plain ]; then check "[$name] on-boot twice: one respawn loop" test "$(respawn_loops)" -eq 1; fi
+
+	# a crashed daemon is started again (the respawn loop or systemd's Restart=)
+	if [ "$mode" = plain ]; then
+		pid=$(daemons)
+		kill -KILL "$pid"
+		wait_for 5 "[$name] the respawn loop restarts a killed daemon" \
+			new_daemon "$pid"
+		check "[$name] ... and logs why" has "$R/var/log/mld-proxy.log" "respawn: mld-proxy exited with status 137"
+	fi
+
+	# a PID file naming a stranger does not kill it
+	check "[$name] udm-proxies stop" run_sh "$out/10.txt" -- "$MANAGER" stop mld-proxy
+	wait_for 5 "[$name] stop: no daemon" no_daemon
+	setsid sleep 300 </dev/null >/dev/null 2>&1 &
+	foreign=$!
+	E2E_PIDS+=("$foreign")
+	echo "$foreign" >"$PIDF"
+	check "[$name] on-boot with a foreign PID file" quick 5 run_sh "$out/11.txt" -- "$BOOT"
+	check "[$name] the foreign process lives" test -d "/proc/$foreign"
+	check "[$name] ... and was named, not killed" has "$out/11.txt" "names PID $foreign, which is not mld-proxy"
+	wait_for 5 "[$name] our daemon runs and owns the PID file" pid_file_is_daemon
+	bg_stop "$foreign"
+
+	# start / restart
+	pid=$(daemons)
+	check "[$name] start when running does nothing" run_sh "$out/12.txt" -- "$MANAGER" start mld-proxy
+	check "[$name] ... the same daemon" test "$(daemons)" = "$pid"
+	check "[$name] restart" run_sh "$out/13.txt" -- "$MANAGER" restart mld-proxy
+	wait_for 5 "[$name] restart: a new daemon, one" new_daemon "$pid"
+	wait_for 5 "[$name] restart: one daemon" one_daemon
+
+	# uninstall: --purge leaves no trace; without it only the config stays
+	if [ "$mode" = systemd ]; then
+		check "[$name] uninstall --purge" run_sh "$out/14.txt" -- "$MANAGER" uninstall mld-proxy --purge
+		all_paths >"$out/paths-after"
+		check "[$name] uninstall --purge leaves no trace" diff "$out/paths-before" "$out/paths-after"
+	else
+		check "[$name] uninstall" run_sh "$out/14.txt" -- "$MANAGER" uninstall mld-proxy
+		all_paths >"$out/paths-after"
+		check "[$name] uninstall leaves only the config" \
+			diff <(cat "$out/paths-before" - <<<$'./data/udm-proxies\n./data/udm-proxies/mld-proxy.conf' | sort) "$out/paths-after"
+		check "[$name] ... and disabled our boot unit" called "systemctl disable udm-proxies-boot.service"
+	fi
+	wait_for 5 "[$name] uninstall: no daemon" no_daemon
+	check "[$name] uninstall: no respawn loop" test "$(respawn_loops)" -eq 0
+}
+
+mkdir -p "$E2E_TMP/busybox" "$E2E_TMP/dash"
+suite busybox "busybox sh" systemd
+suite dash dash plain
+check "the installer wrote nothing to the real /data or /run" \
+	not ls -d /data/udm-proxies /run/mld-proxy.respawn.pid /run/systemd/system/udm-proxies-mld-proxy.service
+
+finish
