@@ -1,0 +1,168 @@
+// udp-proxy: forwards UDP to a service and accepts its replies also from alias
+// addresses (a service behind a VIP that answers from its real address). The
+// only file that reads argv, loads config and exits.
+import { parseArgs, runMain, UsageError } from '../lib/cli';
+import { ConfigError } from '../lib/config';
+import { runDaemon } from '../lib/lifecycle';
+import { createLogger, rateLimited } from '../lib/log';
+import { acquirePidFile } from '../lib/pidfile';
+import { requestStatus, serveStatus } from '../lib/status-socket';
+import { VERSION } from '../lib/version';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
+import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
+import { formatStatus } from '../udp-proxy/status-format';
+
+const NAME = 'udp-proxy';
+
+const USAGE = `Usage: ${NAME} --listen [ADDR:]PORT --upstream HOST:PORT [--reply-alias HOST[:PORT]]... [options]
+       ${NAME} --config FILE [options]
+       ${NAME} status [--control-socket PATH] [--json]
+
+Forwards UDP datagrams to the upstream, one upstream socket per client, and
+passes back replies that come from the upstream or from a reply alias (a
+service behind a VIP that answers from its real address). Example:
+  ${NAME} --listen 51820 --upstream 10.0.0.254:51820 \\
+      --reply-alias 10.0.0.252:51820 --reply-alias 10.0.0.253:51820
+
+Rule options (one rule; several rules go in --config):
+  --listen [ADDR:]PORT      where clients send to (every address if no ADDR)
+  --upstream HOST:PORT      the service (an IP address; [IPv6]:PORT)
+  --reply-alias HOST[:PORT] replies from here are accepted too; no port: any
+                            port of that address; repeatable
+  --idle-timeout SECONDS    close a session after this long unused (${DEFAULT_IDLE_TIMEOUT})
+  --max-sessions N          past it the least recently used session closes (${DEFAULT_MAX_SESSIONS})
+  --allow CIDR              only clients in this prefix; repeatable (default: all)
+Options:
+  --config FILE             JSON config with a "proxy" list of rules; SIGHUP
+                            reloads it (unchanged rules keep their sessions)
+  --log FILE                log here (size-capped at 1 MiB, one old file kept)
+  --log-level LEVEL         debug, info, warn or error (info)
+  --pid-file FILE           write the PID here; refuse to start twice
+  --control-socket PATH     for 'status' (${DEFAULT_CONTROL_SOCKET})
+  -h, --help                this help
+  -v, --version             print the version
+`;
+
+const RULE_FLAGS = ['listen', 'upstream', 'reply-alias', 'idle-timeout', 'max-sessions', 'allow'] as const;
+
+const SPEC = {
+  string: ['listen', 'upstream', 'reply-alias', 'allow', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
+  boolean: ['help', 'version', 'json'],
+  integer: ['idle-timeout', 'max-sessions'],
+  repeatable: ['reply-alias', 'allow'],
+  alias: { h: 'help', v: 'version' },
+};
+
+type Args = ReturnType<typeof parseArgs>;
+
+const given = (args: Args, k: string) => (Array.isArray(args[k]) ? args[k].length > 0 : args[k] !== undefined);
+
+function flagsToConfig(args: Args): Record<string, unknown> {
+  const hasRule = RULE_FLAGS.some((k) => given(args, k));
+  if (hasRule && args.config) {
+    throw new UsageError(`--${RULE_FLAGS.find((k) => given(args, k))} and --config: give one rule with flags, or rules in the config file`);
+  }
+  let proxy: unknown;
+  if (hasRule) {
+    if (!args.listen) throw new UsageError('--listen is missing');
+    if (!args.upstream) throw new UsageError('--upstream is missing');
+    proxy = [
+      {
+        listen: args.listen,
+        upstream: args.upstream,
+        replyAlias: args['reply-alias'],
+        idleTimeout: args['idle-timeout'],
+        maxSessions: args['max-sessions'],
+        allow: args.allow,
+      },
+    ];
+  }
+  return { proxy, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
+}
+
+// With flags the message names the flag, not the JSON field it became.
+function flagMessage(err: ConfigError): string {
+  const names: Record<string, string> = {
+    listen: '--listen',
+    upstream: '--upstream',
+    replyAlias: '--reply-alias',
+    idleTimeout: '--idle-timeout',
+    maxSessions: '--max-sessions',
+    allow: '--allow',
+    logLevel: '--log-level',
+  };
+  const m = /^(?:proxy\[0\]\.)?([A-Za-z]+)(\[\d+\])?$/.exec(err.field);
+  const flag = m ? names[m[1]] : undefined;
+  return flag ? `${flag}: ${err.reason}` : err.message;
+}
+
+async function status(args: Args): Promise<number> {
+  const path = args['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
+  const s = (await requestStatus(path)) as UdpProxyStatus;
+  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s) + '\n');
+  return 0;
+}
+
+async function main(): Promise<number | void> {
+  const args = parseArgs(process.argv.slice(2), SPEC);
+  if (args.help) return void process.stdout.write(USAGE);
+  if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node})\n`);
+  if (args._[0] === 'status') {
+    if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
+    return status(args);
+  }
+  if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
+  const flags = flagsToConfig(args);
+  const load = (): UdpProxyConfig => {
+    try {
+      return loadUdpProxyConfig(args.config, flags);
+    } catch (err) {
+      if (err instanceof ConfigError && !args.config) throw new UsageError(flagMessage(err));
+      throw err;
+    }
+  };
+  let config = load();
+
+  const log = createLogger({ file: config.log, level: config.logLevel });
+  const releasePid = config.pidFile ? acquirePidFile(config.pidFile, NAME) : () => {};
+  const warnOnce = rateLimited(log, 60_000);
+  log.info(`${NAME} ${VERSION} starting: ${config.rules.length} rule${config.rules.length === 1 ? '' : 's'}`);
+
+  const proxy = createUdpProxy(config.rules);
+  proxy.on('info', (msg) => log.info(msg));
+  proxy.on('debug', (msg) => log.debug(msg));
+  proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+
+  let statusServer;
+  try {
+    statusServer = await serveStatus(config.controlSocket, () => proxy.status(), log);
+    await proxy.start();
+  } catch (err) {
+    statusServer?.close();
+    releasePid();
+    throw err;
+  }
+
+  await runDaemon({
+    log,
+    reload: async () => {
+      const next = load(); // throws: runDaemon logs it and the running config stays
+      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log) {
+        log.warn('reload: log, pidFile and controlSocket changes take effect at the next start');
+      }
+      log.setLevel(next.logLevel);
+      config = next;
+      await proxy.reconfigure(next.rules);
+      log.info('configuration reloaded');
+    },
+    stop: () => {
+      proxy.close();
+      statusServer.close();
+      releasePid();
+      log.info('stopped');
+      log.close();
+    },
+  });
+}
+
+void runMain(NAME, main);
