@@ -30,7 +30,8 @@ test-e2e: build
 demo: setup build
 	@bash scripts/demo.sh
 
-bench: setup build
+bench: build
+	@sh scripts/setup.sh --bench
 	@bash scripts/bench.sh
 
 lint: node_modules/.package-lock.json

@@ -178,6 +178,7 @@ lab_up() {
 daemon_args() {
 	case $1 in
 	mld-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --prefix "$PREFIX" "${@:3}" eth9 br0) ;;
+	udp-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --listen 5300 --upstream 127.0.0.1:53 "${@:3}") ;;
 	*) die "bench.sh does not know how to run $1 as a daemon; add it to daemon_args" ;;
 	esac
 }
@@ -372,3 +373,10 @@ stop_pid "$MLD_PID"
 
 echo
 print_table
+
+# udp-proxy's throughput against the direct path and nginx: its own lab and table.
+if [ -x dist/udp-proxy-linux-x64 ]; then
+	echo
+	echo "== udp-proxy (scripts/bench-udp-proxy.sh)"
+	bash scripts/bench-udp-proxy.sh
+fi

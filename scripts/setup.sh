@@ -9,8 +9,12 @@ DEBIAN_PACKAGES="
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
   binutils binutils-aarch64-linux-gnu
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
-  ndppd radvd python3
+  ndppd radvd python3 dnsmasq bind9-dnsutils nftables
 "
+# Only `make bench` needs these: nginx's UDP proxy as a baseline, and cc for
+# the UDP load generator.
+BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev"
+[ "${1:-}" = --bench ] && DEBIAN_PACKAGES="$DEBIAN_PACKAGES $BENCH_PACKAGES"
 
 missing=""
 for p in $DEBIAN_PACKAGES; do
@@ -24,6 +28,13 @@ if [ -n "$missing" ]; then
   fi
   echo "setup: installing Debian packages:$missing"
   export DEBIAN_FRONTEND=noninteractive
+  # The tests start their own dnsmasq, sshd, radvd... inside namespaces; the
+  # packages must not start system-wide services on this machine.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   # shellcheck disable=SC2086 # word splitting of the list is intended
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
