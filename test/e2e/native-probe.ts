@@ -58,7 +58,7 @@ function tun(): Promise<void> {
   });
 }
 
-function packet(ifindex: number, peerCmd: string): Promise<void> {
+function packet(ifindex: number, peerCmd: string, want: string): Promise<void> {
   const fd = openPacketSocket({ ifindex, protocol: ETH_P_IPV6, filter: ndpFilter(), allmulti: true });
   const buf = new Uint8Array(2048);
   let other = 0;
@@ -77,7 +77,8 @@ function packet(ifindex: number, peerCmd: string): Promise<void> {
         if (n < 0) return;
         try {
           const m = decodeNdpFrame(buf.subarray(0, n));
-          if (m.type === 'ns' && m.dad) return done(`PASS packet: DAD NS for ${formatIPv6(m.target)} captured`);
+          // The link-local address's DAD may come first: wait for ours.
+          if (m.type === 'ns' && m.dad && formatIPv6(m.target) === want) return done(`PASS packet: DAD NS for ${want} captured`);
           other++;
         } catch {
           other++;
@@ -89,10 +90,10 @@ function packet(ifindex: number, peerCmd: string): Promise<void> {
 }
 
 async function main() {
-  const [what, arg, cmd] = process.argv.slice(2);
+  const [what, arg, cmd, want] = process.argv.slice(2);
   if (what === 'tun') await tun();
-  else if (what === 'packet') await packet(Number(arg), cmd);
-  else throw new Error(`usage: native-probe.ts tun | packet IFINDEX PEER_CMD`);
+  else if (what === 'packet') await packet(Number(arg), cmd, want);
+  else throw new Error(`usage: native-probe.ts tun | packet IFINDEX PEER_CMD TARGET`);
 }
 
 main().catch((err) => {

@@ -21,7 +21,7 @@ check "TUN device is gone once its fd is closed" bash -c "! ip netns exec $(ns_n
 
 ifindex=$(nsx nat cat /sys/class/net/n0/ifindex)
 peer="ip netns exec $(ns_name peer) sh -c 'ip link set p0 up; ip addr add 2001:db8:9::42/64 dev p0'"
-out=$(probe packet "$ifindex" "$peer" 2>&1 || true)
+out=$(probe packet "$ifindex" "$peer" 2001:db8:9::42 2>&1 || true)
 case "$out" in *"PASS packet: DAD NS for 2001:db8:9::42"*) ok "AF_PACKET: DAD NS captured through the BPF filter" ;; *) fail "AF_PACKET: DAD NS captured through the BPF filter" "$out" ;; esac
 
 finish
