@@ -2,11 +2,9 @@
 // ISP gateway. The only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { ConfigError } from '../lib/config';
-import { runDaemon } from '../lib/lifecycle';
-import { createLogger, rateLimited } from '../lib/log';
 import { nativeVersion } from '../lib/native';
-import { acquirePidFile } from '../lib/pidfile';
-import { requestStatus, serveStatus } from '../lib/status-socket';
+import { serveDaemon } from '../lib/serve-daemon';
+import { requestStatus } from '../lib/status-socket';
 import { VERSION } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, loadMldConfig, type MldProxyConfig } from '../mld-proxy/config';
 import { createMldProxy, type MldProxyStatus } from '../mld-proxy/daemon';
@@ -88,45 +86,28 @@ async function main(): Promise<number | void> {
       throw err;
     }
   };
-  let config = load();
+  const config = load();
   nativeVersion(); // fail now, not at the first interface, if the native layer cannot load
-
-  const log = createLogger({ file: config.log, level: config.logLevel });
-  const releasePid = config.pidFile ? acquirePidFile(config.pidFile, NAME) : () => {};
-  const warnOnce = rateLimited(log, 60_000);
-  const p = config.proxy;
-  log.info(`${NAME} ${VERSION} starting: ${p.downstream.join(', ')} -> ${p.upstream}` + (p.prefixes.length ? `, prefixes given` : '') + `, timeout ${p.timeoutMs / 1000}s`);
-
-  const proxy = createMldProxy(p);
-  proxy.on('joined', (group, address, upstream, seenOn) => log.info(`Joined: ${group} on ${upstream} (for ${address} seen on ${seenOn})`));
-  proxy.on('left', (group, address, upstream, reason) => log.info(`Left: ${group} on ${upstream} (${address} ${reason})`));
-  proxy.on('learned', (address, ifname, source) => log.debug(`learned ${address} on ${ifname} from ${source}`));
-  proxy.on('refused', (address, max) => warnOnce('refused', 'warn', `address table full (${max}): not learning ${address}; raise --max-addresses if this LAN really has that many hosts`));
-  proxy.on('info', (msg) => log.info(msg));
-  proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
-
-  const statusServer = await serveStatus(config.controlSocket, () => proxy.status(), log);
-  proxy.start();
-
-  await runDaemon({
-    log,
-    reload: () => {
-      const next = load(); // throws: runDaemon logs it and the running config stays
-      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log) {
-        log.warn('reload: log, pidFile and controlSocket changes take effect at the next start');
-      }
-      log.setLevel(next.logLevel);
-      proxy.reconfigure(next.proxy);
-      config = next;
-      log.info('configuration reloaded');
+  await serveDaemon({
+    name: NAME,
+    config,
+    load,
+    starting: ({ proxy: p }) =>
+      `${NAME} ${VERSION} starting: ${p.downstream.join(', ')} -> ${p.upstream}` + (p.prefixes.length ? ', prefixes given' : '') + `, timeout ${p.timeoutMs / 1000}s`,
+    create: (c, log, warnOnce) => {
+      const proxy = createMldProxy(c.proxy);
+      proxy.on('joined', (group, address, upstream, seenOn) => log.info(`Joined: ${group} on ${upstream} (for ${address} seen on ${seenOn})`));
+      proxy.on('left', (group, address, upstream, reason) => log.info(`Left: ${group} on ${upstream} (${address} ${reason})`));
+      proxy.on('learned', (address, ifname, source) => log.debug(`learned ${address} on ${ifname} from ${source}`));
+      proxy.on('refused', (address, max) =>
+        warnOnce('refused', 'warn', `address table full (${max}): not learning ${address}; raise --max-addresses if this LAN really has that many hosts`),
+      );
+      proxy.on('info', (msg) => log.info(msg));
+      proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+      return proxy;
     },
-    stop: () => {
-      proxy.close();
-      statusServer.close();
-      releasePid();
-      log.info('stopped');
-      log.close();
-    },
+    start: (proxy) => proxy.start(),
+    apply: (proxy, next) => proxy.reconfigure(next.proxy),
   });
 }
 

@@ -3,10 +3,8 @@
 // only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { ConfigError } from '../lib/config';
-import { runDaemon } from '../lib/lifecycle';
-import { createLogger, rateLimited } from '../lib/log';
-import { acquirePidFile } from '../lib/pidfile';
-import { requestStatus, serveStatus } from '../lib/status-socket';
+import { serveDaemon } from '../lib/serve-daemon';
+import { requestStatus } from '../lib/status-socket';
 import { VERSION } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
 import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
@@ -121,47 +119,20 @@ async function main(): Promise<number | void> {
       throw err;
     }
   };
-  let config = load();
-
-  const log = createLogger({ file: config.log, level: config.logLevel });
-  const releasePid = config.pidFile ? acquirePidFile(config.pidFile, NAME) : () => {};
-  const warnOnce = rateLimited(log, 60_000);
-  log.info(`${NAME} ${VERSION} starting: ${config.rules.length} rule${config.rules.length === 1 ? '' : 's'}`);
-
-  const proxy = createUdpProxy(config.rules);
-  proxy.on('info', (msg) => log.info(msg));
-  proxy.on('debug', (msg) => log.debug(msg));
-  proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
-
-  let statusServer;
-  try {
-    statusServer = await serveStatus(config.controlSocket, () => proxy.status(), log);
-    await proxy.start();
-  } catch (err) {
-    statusServer?.close();
-    releasePid();
-    throw err;
-  }
-
-  await runDaemon({
-    log,
-    reload: async () => {
-      const next = load(); // throws: runDaemon logs it and the running config stays
-      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log) {
-        log.warn('reload: log, pidFile and controlSocket changes take effect at the next start');
-      }
-      log.setLevel(next.logLevel);
-      config = next;
-      await proxy.reconfigure(next.rules);
-      log.info('configuration reloaded');
+  await serveDaemon({
+    name: NAME,
+    config: load(),
+    load,
+    starting: (c) => `${NAME} ${VERSION} starting: ${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}`,
+    create: (c, log, warnOnce) => {
+      const proxy = createUdpProxy(c.rules);
+      proxy.on('info', (msg) => log.info(msg));
+      proxy.on('debug', (msg) => log.debug(msg));
+      proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+      return proxy;
     },
-    stop: () => {
-      proxy.close();
-      statusServer.close();
-      releasePid();
-      log.info('stopped');
-      log.close();
-    },
+    start: (proxy) => proxy.start(),
+    apply: (proxy, next) => proxy.reconfigure(next.rules),
   });
 }
 

@@ -1,0 +1,74 @@
+// What every proxy does once its configuration is valid: log, PID file,
+// status socket, start, then signals (SIGHUP reloads, SIGTERM stops) until
+// it is stopped. Each bin supplies only how to make, start and reconfigure
+// its proxy.
+import { runDaemon } from './lifecycle';
+import { createLogger, rateLimited, type Level, type Logger, type RateLimitedLog } from './log';
+import { acquirePidFile } from './pidfile';
+import { serveStatus, type StatusServer } from './status-socket';
+
+export interface DaemonSettings {
+  log?: string;
+  logLevel: Level;
+  pidFile?: string;
+  controlSocket: string;
+}
+
+export interface RunningProxy {
+  status(): unknown;
+  close(): void;
+}
+
+export interface ServeDaemonOptions<C extends DaemonSettings, P extends RunningProxy> {
+  name: string;
+  config: C;
+  /** Reads the configuration again (SIGHUP); throws when it is bad. */
+  load: () => C;
+  /** The first log line. */
+  starting: (config: C) => string;
+  /** Makes the proxy and wires its events to the log; does not start it. */
+  create: (config: C, log: Logger, warnOnce: RateLimitedLog) => P;
+  start: (proxy: P) => void | Promise<void>;
+  apply: (proxy: P, next: C) => void | Promise<void>;
+}
+
+export async function serveDaemon<C extends DaemonSettings, P extends RunningProxy>(opts: ServeDaemonOptions<C, P>): Promise<void> {
+  let config = opts.config;
+  const log = createLogger({ file: config.log, level: config.logLevel });
+  const releasePid = config.pidFile ? acquirePidFile(config.pidFile, opts.name) : () => {};
+  log.info(opts.starting(config));
+  const proxy = opts.create(config, log, rateLimited(log, 60_000));
+
+  let statusServer: StatusServer | undefined;
+  try {
+    statusServer = await serveStatus(config.controlSocket, () => proxy.status(), log);
+    await opts.start(proxy);
+  } catch (err) {
+    // A half-started daemon must not keep the socket or the PID file.
+    proxy.close();
+    statusServer?.close();
+    releasePid();
+    throw err;
+  }
+
+  await runDaemon({
+    log,
+    reload: async () => {
+      const next = opts.load(); // throws: runDaemon logs it and the running config stays
+      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log) {
+        log.warn('reload: log, pidFile and controlSocket changes take effect at the next start');
+      }
+      log.setLevel(next.logLevel);
+      await opts.apply(proxy, next);
+      config = next;
+      log.info('configuration reloaded');
+    },
+    stop: () => {
+      proxy.close();
+      statusServer!.close();
+      releasePid();
+      log.info('stopped');
+      log.close();
+    },
+  });
+}
