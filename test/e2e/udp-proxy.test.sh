@@ -35,47 +35,8 @@ if [ ! -x "$UP" ]; then
 fi
 
 # ------------------------------------------------------------------ topology
-ns_add client
-ns_add proxy
-ns_add svc
-ip link add c0 netns "$(ns_name client)" type veth peer name p0 netns "$(ns_name proxy)"
-ip link add p1 netns "$(ns_name proxy)" type veth peer name s0 netns "$(ns_name svc)"
-nsx client ip addr add 10.0.1.2/24 dev c0
-nsx client ip -6 addr add fd00:1::2/64 dev c0 nodad
-nsx proxy ip addr add 10.0.1.1/24 dev p0
-nsx proxy ip -6 addr add fd00:1::1/64 dev p0 nodad
-nsx proxy ip addr add 10.0.2.1/24 dev p1
-nsx proxy ip -6 addr add fd00:2::1/64 dev p1 nodad
-for a in 10.0.2.2 10.0.2.254 10.0.2.3; do nsx svc ip addr add "$a/24" dev s0; done
-for a in fd00:2::2 fd00:2::254; do nsx svc ip -6 addr add "$a/64" dev s0 nodad; done
-nsx client ip link set c0 up
-nsx proxy ip link set p0 up
-nsx proxy ip link set p1 up
-nsx svc ip link set s0 up
-# The proxy does not route: the client can reach the service only through udp-proxy.
-ns_sysctl proxy net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0
-
-# The service answers from its real address, not the VIP it was asked on: queries are
-# not tracked, so each reply is a new flow and the SNAT rule applies to it.
-nsx svc nft -f - <<'EOF'
-table inet vipreply {
-	chain pre {
-		type filter hook prerouting priority raw; policy accept;
-		ip daddr 10.0.2.254 udp dport 53 notrack
-		ip6 daddr fd00:2::254 udp dport 53 notrack
-	}
-	chain post {
-		type nat hook postrouting priority srcnat; policy accept;
-		ip saddr 10.0.2.254 udp sport 53 snat ip to 10.0.2.2
-		ip6 saddr fd00:2::254 udp sport 53 snat ip6 to fd00:2::2
-	}
-}
-EOF
-
-bg_in svc "$E2E_TMP/dnsmasq.log" dnsmasq -k -C /dev/null --pid-file= -u root -g root --no-resolv --no-hosts \
-	--log-facility=- --address=/svc.test/192.0.2.53 --address=/svc.test/2001:db8::53
-require_wait 5 "dnsmasq answers on the VIP (from the service itself)" \
-	nsx svc dig +short +tries=1 +time=1 @10.0.2.254 svc.test A
+. "$here/udp-proxy-topology.sh"
+udp_topology_up
 
 # The SNAT really happens: from the proxy host, asking the VIP directly gets a reply
 # from 10.0.2.2, which dig rejects.
