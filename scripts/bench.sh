@@ -178,6 +178,7 @@ lab_up() {
 daemon_args() {
 	case $1 in
 	mld-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --prefix "$PREFIX" "${@:3}" eth9 br0) ;;
+	udp-tunnel) DARGS=(serve --control-socket "$2.sock" --log "$2.log" "${@:3}") ;;
 	udp-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --listen 5300 --upstream 127.0.0.1:53 "${@:3}") ;;
 	*) die "bench.sh does not know how to run $1 as a daemon; add it to daemon_args" ;;
 	esac
@@ -379,4 +380,10 @@ if [ -x dist/udp-proxy-linux-x64 ]; then
 	echo
 	echo "== udp-proxy (scripts/bench-udp-proxy.sh)"
 	bash scripts/bench-udp-proxy.sh
+fi
+# udp-tunnel's TCP throughput against a socat TUN tunnel and the raw underlay.
+if [ -x dist/udp-tunnel-linux-x64 ]; then
+	echo
+	echo "== udp-tunnel (scripts/bench-udp-tunnel.sh)"
+	bash scripts/bench-udp-tunnel.sh
 fi

@@ -9,11 +9,11 @@ DEBIAN_PACKAGES="
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
   binutils binutils-aarch64-linux-gnu
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
-  ndppd radvd python3 dnsmasq bind9-dnsutils nftables
+  ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3
 "
-# Only `make bench` needs these: nginx's UDP proxy as a baseline, and cc for
-# the UDP load generator.
-BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev"
+# Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
+# baselines, and cc for the UDP load generator.
+BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev socat"
 [ "${1:-}" = --bench ] && DEBIAN_PACKAGES="$DEBIAN_PACKAGES $BENCH_PACKAGES"
 
 missing=""
