@@ -178,6 +178,10 @@ lab_up() {
 daemon_args() {
 	case $1 in
 	mld-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --prefix "$PREFIX" "${@:3}" eth9 br0) ;;
+	ssdp-proxy)
+		head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$2.key"
+		DARGS=(--control-socket "$2.sock" --log "$2.log" --lan br0 --peer 10.255.0.2 --key-file "$2.key" "${@:3}")
+		;;
 	udp-tunnel) DARGS=(serve --control-socket "$2.sock" --log "$2.log" "${@:3}") ;;
 	udp-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --listen 5300 --upstream 127.0.0.1:53 "${@:3}") ;;
 	*) die "bench.sh does not know how to run $1 as a daemon; add it to daemon_args" ;;
@@ -380,6 +384,12 @@ if [ -x dist/udp-proxy-linux-x64 ]; then
 	echo
 	echo "== udp-proxy (scripts/bench-udp-proxy.sh)"
 	bash scripts/bench-udp-proxy.sh
+fi
+# ssdp-proxy's discovery success, added latency and NOTIFY rate.
+if [ -x dist/ssdp-proxy-linux-x64 ]; then
+	echo
+	echo "== ssdp-proxy (scripts/bench-ssdp-proxy.sh)"
+	bash scripts/bench-ssdp-proxy.sh
 fi
 # udp-tunnel's TCP throughput against a socat TUN tunnel and the raw underlay.
 if [ -x dist/udp-tunnel-linux-x64 ]; then

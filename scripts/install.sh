@@ -37,7 +37,7 @@ usage() {
 	cat <<EOF
 Usage: install.sh [--with-boot-service] <proxy> [proxy arguments...]
   curl -fsSL $DEFAULT_URL/install.sh | sh -s -- mld-proxy eth9 br0
-Proxies: mld-proxy, udp-proxy, udp-tunnel. The arguments are the proxy's own (see
+Proxies: mld-proxy, ssdp-proxy, udp-proxy, udp-tunnel. The arguments are the proxy's own (see
 '<proxy> --help'); they are saved in /data/udm-proxies/<proxy>.conf on the first
 install, and an upgrade keeps that file as it is.
   --with-boot-service   when unifios-utilities' udm-boot is not installed, add our

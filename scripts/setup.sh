@@ -9,7 +9,7 @@ DEBIAN_PACKAGES="
   qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross
   binutils binutils-aarch64-linux-gnu
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
-  ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3
+  ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3 minidlna nmap
 "
 # Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
 # baselines, and cc for the UDP load generator.

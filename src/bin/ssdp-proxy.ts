@@ -1,0 +1,122 @@
+// ssdp-proxy: UPnP/SSDP discovery across a routed site-to-site VPN. The only
+// file that reads argv, loads config and exits.
+import { parseArgs, runMain, UsageError } from '../lib/cli';
+import { ConfigError } from '../lib/config';
+import { serveDaemon } from '../lib/serve-daemon';
+import { requestStatus } from '../lib/status-socket';
+import { VERSION } from '../lib/version';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_MAX_PENDING, DEFAULT_PORT, loadSsdpProxyConfig, type SsdpProxyConfig } from '../ssdp-proxy/config';
+import { createSsdpProxy, type SsdpProxyStatus } from '../ssdp-proxy/daemon';
+import { formatStatus } from '../ssdp-proxy/status-format';
+
+const NAME = 'ssdp-proxy';
+
+const USAGE = `Usage: ${NAME} --lan IFACE [--lan IFACE]... --peer ADDR [--peer ADDR]... --key-file FILE [options]
+       ${NAME} --hub --peer ADDR... --key-file FILE [options]
+       ${NAME} --config FILE [options]
+       ${NAME} status [--control-socket PATH] [--json]
+
+Relays SSDP (UPnP/DLNA discovery, 239.255.255.250:1900) between the LANs of
+sites joined by a routed VPN (WireGuard). Every site's router runs it; each
+names the other sites' relay addresses as peers, or a hub's. Searches from a
+LAN go to the peers, which multicast them on their LANs; every reply comes
+back to the client's own address and port. NOTIFYs are relayed too.
+Example (site 10.0.0.1, two other sites):
+  ${NAME} --lan br0 --peer 10.0.0.2 --peer 10.0.0.3 --key-file /data/udm-proxies/ssdp.key
+
+Options:
+  --lan IFACE               a LAN interface (waited for if missing); repeatable
+  --peer ADDR               another site's proxy (IPv4); repeatable; no one else is heard
+  --key-file FILE           the key every site shares (openssl rand -hex 32 > FILE)
+  --hub                     relay between the peers (a hub needs no --lan)
+  --port N                  relay UDP port, the same at every site (${DEFAULT_PORT})
+  --max-pending N           bound on searches waiting for replies (${DEFAULT_MAX_PENDING})
+  --config FILE             JSON config (lans, peers, keyFile, hub, port, ...); SIGHUP
+                            reloads it, pending searches stay
+  --log FILE                log here (size-capped at 1 MiB, one old file kept)
+  --log-level LEVEL         debug, info, warn or error (info)
+  --pid-file FILE           write the PID here; refuse to start twice
+  --control-socket PATH     for 'status' (${DEFAULT_CONTROL_SOCKET})
+  -h, --help                this help
+  -v, --version             print the version
+`;
+
+const SPEC = {
+  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
+  boolean: ['help', 'version', 'json', 'hub'],
+  integer: ['port', 'max-pending'],
+  repeatable: ['lan', 'peer'],
+  alias: { h: 'help', v: 'version' },
+};
+
+type Args = ReturnType<typeof parseArgs>;
+
+const list = (v: string[]) => (v.length ? v : undefined);
+
+function flagsToConfig(args: Args): Record<string, unknown> {
+  return {
+    lans: list(args.lan),
+    peers: list(args.peer),
+    keyFile: args['key-file'],
+    hub: args.hub ? true : undefined,
+    port: args.port,
+    maxPending: args['max-pending'],
+    log: args.log,
+    logLevel: args['log-level'],
+    pidFile: args['pid-file'],
+    controlSocket: args['control-socket'],
+  };
+}
+
+// With flags the message names the flag, not the JSON field it became.
+function flagMessage(err: ConfigError): string {
+  const names: Record<string, string> = { lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', logLevel: '--log-level' };
+  const m = /^([A-Za-z]+)(\[\d+\])?$/.exec(err.field);
+  const flag = m ? names[m[1]] : undefined;
+  return flag ? `${flag}: ${err.reason}` : err.message;
+}
+
+async function status(args: Args): Promise<number> {
+  const path = args['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
+  const s = (await requestStatus(path)) as SsdpProxyStatus;
+  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s) + '\n');
+  return 0;
+}
+
+async function main(): Promise<number | void> {
+  const args = parseArgs(process.argv.slice(2), SPEC);
+  if (args.help) return void process.stdout.write(USAGE);
+  if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node})\n`);
+  if (args._[0] === 'status') {
+    if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
+    return status(args);
+  }
+  if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
+  const flags = flagsToConfig(args);
+  const load = (): SsdpProxyConfig => {
+    try {
+      return loadSsdpProxyConfig(args.config, flags);
+    } catch (err) {
+      if (err instanceof ConfigError && !args.config) throw new UsageError(flagMessage(err));
+      throw err;
+    }
+  };
+  await serveDaemon({
+    name: NAME,
+    config: load(),
+    load,
+    starting: (c) =>
+      `${NAME} ${VERSION} starting: ${c.hub ? 'hub, ' : ''}LANs ${c.lans.join(', ') || 'none'}; ${c.peers.length} peer${c.peers.length === 1 ? '' : 's'}`,
+    create: (c, log, warnOnce) => {
+      const proxy = createSsdpProxy(c);
+      proxy.on('info', (msg) => log.info(msg));
+      proxy.on('debug', (msg) => log.debug(msg));
+      proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+      return proxy;
+    },
+    start: (proxy) => proxy.start(),
+    apply: (proxy, next) => proxy.reconfigure(next),
+  });
+}
+
+void runMain(NAME, main);

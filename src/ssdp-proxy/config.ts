@@ -1,0 +1,105 @@
+// ssdp-proxy's configuration, from flags or a JSON file (--config):
+//
+//   { "lans": ["br0"], "peers": ["10.0.0.2", "10.0.0.3"], "keyFile": "/data/udm-proxies/ssdp-proxy.key",
+//     "hub": false, "port": 1901 }
+import fs from 'node:fs';
+import { array, bool, ConfigError, int, interfaceName, loadJsonFile, object, oneOf, optional, port, rejectUnknownKeys, str } from '../lib/config';
+import { ipv4 } from '../lib/ip';
+import type { Level } from '../lib/log';
+import type { FilterRule } from './filter';
+
+export interface SsdpProxyConfig {
+  lans: string[];
+  peers: string[];
+  key: Buffer;
+  keyFile: string;
+  hub: boolean;
+  port: number;
+  maxPending: number;
+  /** outbound: from our LANs to the peers; inbound: from the peers to our LANs. */
+  filters: { outbound?: FilterRule; inbound?: FilterRule };
+  log?: string;
+  logLevel: Level;
+  pidFile?: string;
+  controlSocket: string;
+}
+
+export const DEFAULT_CONTROL_SOCKET = '/run/ssdp-proxy.sock';
+export const DEFAULT_PORT = 1901;
+export const DEFAULT_MAX_PENDING = 1024;
+const MIN_KEY_BYTES = 16;
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'filters', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+
+/** The shared key: the file's contents, surrounding whitespace removed (so `openssl rand -hex 32 > FILE` works). */
+export function readKeyFile(path: string, field: string): Buffer {
+  let text: Buffer;
+  try {
+    text = fs.readFileSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(field, `cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
+  }
+  const key = Buffer.from(text.toString('latin1').trim(), 'latin1');
+  if (key.length < MIN_KEY_BYTES) {
+    throw new ConfigError(field, `${path} holds ${key.length} bytes, at least ${MIN_KEY_BYTES} needed (make one: openssl rand -hex 32 > ${path})`);
+  }
+  return key;
+}
+
+const pattern = (v: unknown, f: string) => str(v, f, { max: 256 });
+
+function filterRule(v: unknown, field: string): FilterRule {
+  const o = object(v, field);
+  rejectUnknownKeys(o, field, ['allow', 'deny']);
+  return { allow: array(o.allow ?? [], `${field}.allow`, pattern, { max: 64 }), deny: array(o.deny ?? [], `${field}.deny`, pattern, { max: 64 }) };
+}
+
+function filters(v: unknown, field: string): SsdpProxyConfig['filters'] {
+  const o = object(v, field);
+  rejectUnknownKeys(o, field, ['outbound', 'inbound']);
+  return {
+    outbound: optional(o.outbound, `${field}.outbound`, filterRule, undefined),
+    inbound: optional(o.inbound, `${field}.inbound`, filterRule, undefined),
+  };
+}
+
+export function parseSsdpProxyConfig(raw: unknown, field = 'config', readKey = readKeyFile): SsdpProxyConfig {
+  const o = object(raw, field);
+  rejectUnknownKeys(o, field, TOP_KEYS);
+  const hub = optional(o.hub, 'hub', bool, false);
+  const lans = array(o.lans ?? [], 'lans', interfaceName, { max: 32 });
+  if (!hub && lans.length === 0) throw new ConfigError('lans', 'missing: name at least one LAN interface (or set hub)');
+  lans.forEach((n, i) => {
+    if (lans.indexOf(n) !== i) throw new ConfigError(`lans[${i}]`, `"${n}" is named twice`);
+  });
+  if (o.peers === undefined) throw new ConfigError('peers', 'missing: the relay addresses of the other sites');
+  const peers = array(o.peers, 'peers', ipv4, { min: 1, max: 64 });
+  peers.forEach((p, i) => {
+    if (peers.indexOf(p) !== i) throw new ConfigError(`peers[${i}]`, `${p} is named twice`);
+  });
+  if (o.keyFile === undefined) throw new ConfigError('keyFile', 'missing: a file with the key all sites share');
+  const keyFile = str(o.keyFile, 'keyFile');
+  return {
+    lans,
+    peers,
+    key: readKey(keyFile, 'keyFile'),
+    keyFile,
+    hub,
+    port: optional(o.port, 'port', port, DEFAULT_PORT),
+    filters: optional(o.filters, 'filters', filters, {}),
+    maxPending: optional(o.maxPending, 'maxPending', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING),
+    log: optional(o.log, 'log', str, undefined),
+    logLevel: optional(o.logLevel, 'logLevel', (v, f) => oneOf(v, f, LEVELS), 'info'),
+    pidFile: optional(o.pidFile, 'pidFile', str, undefined),
+    controlSocket: optional(o.controlSocket, 'controlSocket', str, DEFAULT_CONTROL_SOCKET),
+  };
+}
+
+/** Reads the config file (if any) and lays the flags over it. */
+export function loadSsdpProxyConfig(file: string | undefined, flags: Record<string, unknown>): SsdpProxyConfig {
+  const base = file ? object(loadJsonFile(file), file) : {};
+  const merged: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
+  return parseSsdpProxyConfig(merged, file ?? 'config');
+}

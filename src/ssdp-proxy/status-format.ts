@@ -1,0 +1,62 @@
+// Renders the daemon's status (from the control socket) for `ssdp-proxy status`.
+import type { SsdpProxyStatus } from './daemon';
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+function drops(d: Record<string, number>): string {
+  const parts = Object.entries(d)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${v}`);
+  return parts.length ? parts.join(', ') : '-';
+}
+
+function uptime(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${Math.round(s / 3600)}h`;
+}
+
+export function formatStatus(s: SsdpProxyStatus): string {
+  const out: string[] = [];
+  out.push(`ssdp-proxy${s.hub ? ' (hub)' : ''}: relay port ${s.port}, up ${uptime(s.now - s.startedAt)}`);
+  out.push(`pending searches: ${s.pendingSearches} ours, ${s.remoteSearches} for peers (limit ${s.maxPending} each)`);
+  if (s.lans.length) {
+    out.push('', 'LANs:');
+    out.push(
+      table([
+        ['name', 'state', 'searches', 'notifies', 'replies routed', 'searches in', 'notifies in', 'replies relayed', 'malformed', 'filtered'],
+        ...s.lans.map((l) => [
+          l.name,
+          l.present ? (l.addresses.length ? l.addresses.join(' ') : 'no IPv4 address') + (l.ipv6 ? ' +IPv6' : '') : 'missing',
+          String(l.searches),
+          String(l.notifies),
+          String(l.repliesRouted),
+          String(l.searchesMulticast),
+          String(l.notifiesMulticast),
+          String(l.repliesRelayed),
+          String(l.malformed),
+          String(l.filtered),
+        ]),
+      ]),
+    );
+  }
+  out.push('', 'peers:');
+  out.push(
+    table([
+      ['address', 'searches out/in', 'replies out/in', 'notifies out/in', 'dropped'],
+      ...s.peers.map((p) => [
+        p.address,
+        `${p.searchesSent}/${p.searchesReceived}`,
+        `${p.repliesSent}/${p.repliesReceived}`,
+        `${p.notifiesSent}/${p.notifiesReceived}`,
+        drops(p.drops),
+      ]),
+    ]),
+  );
+  out.push('', `other drops: ${drops(s.drops)}`);
+  return out.join('\n');
+}

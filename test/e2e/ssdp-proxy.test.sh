@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # helpers are invoked through check/wait_for
+# shellcheck source-path=SCRIPTDIR
+# test/e2e/ssdp-proxy.test.sh - the real ssdp-proxy executable between the LANs of
+# three sites whose routers are joined by routed point-to-point links standing in
+# for WireGuard (no multicast crosses them, only routed unicast):
+#
+#   alan 192.168.1.10 (minidlna) - lan0 192.168.1.1  arouter  vpnab 10.0.0.1 -- 10.0.0.2 vpnab  brouter  lan0 192.168.2.1 - blan 192.168.2.10
+#                                                     arouter  vpnac 10.0.1.1 -- 10.0.1.2 vpnac  crouter  lan0 192.168.3.1 - clan 192.168.3.10
+#                                                     brouter  vpnbc 10.0.2.1 -- 10.0.2.2 vpnbc  crouter
+#
+#   a. two sites (A <-> B); B's proxy starts before its LAN interface exists; another
+#      listener holds port 1900 on A's router and keeps hearing the group
+#   b. nmap's broadcast-upnp-info on B's LAN finds minidlna at A; curl fetches its LOCATION
+#   c. four clients on B search at once from their own ports with different STs: each
+#      gets only the replies to its own search
+#   d. minidlna's NOTIFY alive reaches a passive listener on B's LAN
+#   e. relay datagrams with a wrong key, and from an address that is no peer, are
+#      dropped and counted in `ssdp-proxy status`
+#   f. SIGHUP adds site C (full mesh); 10 NOTIFYs from A's LAN give exactly 10 on each
+#      other LAN, 10 relay frames per link from A, none between B and C: no storm
+#      (with IPv6: an M-SEARCH to [ff02::c] on B's LAN is answered by a device at A;
+#      and an outbound ST filter, set by SIGHUP, keeps a search at home)
+#   g. a hub (C with --hub, A and B as its spokes): a search from B finds minidlna
+#      through the hub, and NOTIFYs are not looped back
+#
+# Run as root: test/e2e/ssdp-proxy.test.sh  (needs dist/ssdp-proxy-linux-x64, minidlna,
+# nmap, curl, tcpdump, python3; about 60 s)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+need_root
+need_cmd ip python3 minidlnad nmap curl tcpdump setsid
+t0=$(date +%s)
+
+SP="$root/dist/ssdp-proxy-linux-x64"
+if [ ! -x "$SP" ]; then
+	bail "$SP is missing" "build it: node scripts/build.mjs --target linux-x64 ssdp-proxy"
+fi
+
+# ------------------------------------------------------------------ topology
+for n in alan arouter brouter blan crouter clan; do
+	ns_add "$n"
+	ns_sysctl "$n" net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+done
+for r in arouter brouter crouter; do ns_sysctl "$r" net.ipv4.ip_forward=1; done
+
+# p2p NS1 IF1 ADDR1 NS2 IF2 ADDR2 : a veth pair between two namespaces
+p2p() {
+	ip link add tmp1 type veth peer name tmp2
+	ip link set tmp1 netns "$(ns_name "$1")" name "$2"
+	ip link set tmp2 netns "$(ns_name "$4")" name "$5"
+	nsx "$1" ip addr add "$3" dev "$2"
+	nsx "$4" ip addr add "$6" dev "$5"
+	nsx "$1" ip link set "$2" up
+	nsx "$4" ip link set "$5" up
+}
+lan_up() { # SITE(a|b|c) NET(1|2|3)
+	p2p "${1}lan" eth0 "192.168.$2.10/24" "${1}router" lan0 "192.168.$2.1/24"
+	nsx "${1}lan" ip route add default via "192.168.$2.1"
+}
+p2p arouter vpnab 10.0.0.1/30 brouter vpnab 10.0.0.2/30
+p2p arouter vpnac 10.0.1.1/30 crouter vpnac 10.0.1.2/30
+p2p brouter vpnbc 10.0.2.1/30 crouter vpnbc 10.0.2.2/30
+nsx arouter ip route add 192.168.2.0/24 via 10.0.0.2
+nsx arouter ip route add 192.168.3.0/24 via 10.0.1.2
+nsx brouter ip route add 192.168.1.0/24 via 10.0.0.1
+nsx brouter ip route add 192.168.3.0/24 via 10.0.2.2
+nsx crouter ip route add 192.168.1.0/24 via 10.0.1.1
+nsx crouter ip route add 192.168.2.0/24 via 10.0.2.1
+lan_up a 1
+lan_up c 3
+# B's LAN comes up after B's proxy has started (below).
+
+# ------------------------------------------------------------------ helpers
+PY="$E2E_TMP/ssdp.py"
+cat >"$PY" <<'EOF'
+import hashlib, hmac, json, os, socket, struct, sys, threading, time
+GROUP = ("239.255.255.250", 1900)
+
+def search(st, mx=2, wait=4.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    msg = f'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: {mx}\r\nST: {st}\r\n\r\n'
+    s.sendto(msg.encode(), GROUP)
+    end = time.time() + wait
+    out = []
+    while True:
+        left = end - time.time()
+        if left <= 0: break
+        s.settimeout(left)
+        try: data, frm = s.recvfrom(9000)
+        except socket.timeout: break
+        h = {}
+        for line in data.decode("latin1").split("\r\n")[1:]:
+            if ":" in line:
+                k, v = line.split(":", 1); h[k.strip().lower()] = v.strip()
+        out.append({"from": frm[0], "port": s.getsockname()[1], "st": h.get("st"), "location": h.get("location")})
+    return out
+
+def listen(label, ifaddr="0.0.0.0"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 1900))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(GROUP[0]) + socket.inet_aton(ifaddr))
+    print("listening", label, flush=True)
+    while True:
+        data, frm = s.recvfrom(9000)
+        first = data.decode("latin1").split("\r\n")
+        h = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip() for l in first[1:] if ":" in l}
+        print(frm[0], first[0], h.get("nts", "-"), h.get("nt", "-"), h.get("usn", "-"), flush=True)
+
+def search6(ifname, st, wait):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", 0))
+    msg = f'M-SEARCH * HTTP/1.1\r\nHOST: [FF02::C]:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: {st}\r\n\r\n'
+    s.sendto(msg.encode(), ("ff02::c", 1900, 0, socket.if_nametoindex(ifname)))
+    s.settimeout(wait)
+    out = []
+    try:
+        while True:
+            data, frm = s.recvfrom(9000)
+            out.append(data.decode("latin1").split("\r\n")[0] + " " + [l for l in data.decode("latin1").split("\r\n") if l.upper().startswith("LOCATION")][0])
+    except socket.timeout:
+        pass
+    print("\n".join(out))
+
+def device6(ifname):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::", 1900))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, "ff02::c") + struct.pack("@I", socket.if_nametoindex(ifname)))
+    print("listening", flush=True)
+    while True:
+        data, frm = s.recvfrom(9000)
+        if data.startswith(b"M-SEARCH"):
+            print("search from", frm[0], flush=True)
+            s.sendto(b"HTTP/1.1 200 OK\r\nST: urn:x-e2e:v6\r\nLOCATION: http://[fd01::10]:9/v6.xml\r\nUSN: uuid:v6::urn:x-e2e:v6\r\n\r\n", frm)
+
+def notify(n, tag):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(n):
+        msg = (f"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=60\r\n"
+               f"LOCATION: http://192.168.1.10:9/{tag}.xml\r\nNT: urn:x-e2e:{tag}\r\nNTS: ssdp:alive\r\n"
+               f"USN: uuid:{tag}-{i}::urn:x-e2e:{tag}\r\n\r\n")
+        s.sendto(msg.encode(), GROUP)
+        time.sleep(0.02)
+
+def frame(key, origin="10.0.0.1"):
+    payload = b"NOTIFY * HTTP/1.1\r\nNT: urn:x-e2e:forged\r\nNTS: ssdp:alive\r\n\r\n"
+    head = b"SR" + bytes([1, 3, 0, 4]) + struct.pack(">HQ", len(payload), int(time.time() * 1000))
+    head += os.urandom(8) + bytes(8) + socket.inet_aton(origin)
+    body = head + payload
+    return body + hmac.new(key, body, hashlib.sha256).digest()
+
+cmd = sys.argv[1]
+if cmd == "search":
+    print(json.dumps(search(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))))
+elif cmd == "search6":
+    search6(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+elif cmd == "device6":
+    device6(sys.argv[2])
+elif cmd == "listen":
+    listen(*sys.argv[2:4])
+elif cmd == "notify":
+    notify(int(sys.argv[2]), sys.argv[3])
+elif cmd == "inject":  # inject KEY DEST
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(frame(sys.argv[2].encode()), (sys.argv[3], 1901))
+EOF
+
+KEY="$E2E_TMP/ssdp.key"
+python3 -c 'import secrets; print(secrets.token_hex(32))' >"$KEY"
+
+# conf SITE LANS(json) PEERS(json) [EXTRA json members]
+conf() {
+	cat >"$E2E_TMP/$1.json" <<EOF
+{ "lans": $2, "peers": $3, "keyFile": "$KEY", "logLevel": "debug",
+  "log": "$E2E_TMP/$1.log", "pidFile": "$E2E_TMP/$1.pid", "controlSocket": "$E2E_TMP/$1.sock"${4:+, $4} }
+EOF
+}
+declare -A PROXY=()
+start_proxy() { # SITE NS
+	bg_in "$2" "$E2E_TMP/$1.out" "$SP" --config "$E2E_TMP/$1.json"
+	PROXY[$1]=$E2E_BG_PID
+}
+status_json() { nsx "$2" "$SP" status --json --control-socket "$E2E_TMP/$1.sock"; }
+# jget SITE NS PYEXPR : evaluates a python expression over the status as `s`
+jget() { status_json "$1" "$2" | python3 -c "import json,sys; s=json.load(sys.stdin); print($3)"; }
+log_has() { grep -qE -- "$2" "$E2E_TMP/$1.log"; }
+
+# ------------------------------------------------------------------ a. two sites
+# Another SSDP listener on A's router (UniFi's miniupnpd stands for it) holds port 1900 first.
+bg_in arouter "$E2E_TMP/other1900.out" python3 -u "$PY" listen other 192.168.1.1
+wait_for 5 "another listener holds port 1900 on A's router" grep -q listening "$E2E_TMP/other1900.out"
+
+conf a '["lan0"]' '["10.0.0.2"]'
+conf b '["lan0"]' '["10.0.0.1"]'
+start_proxy a arouter
+start_proxy b brouter
+require_wait 5 "proxy A starts beside the other port-1900 listener" log_has a "joined 239.255.255.250 on lan0"
+require_wait 5 "proxy B is up though its LAN interface is missing" test -S "$E2E_TMP/b.sock"
+check "B's status shows lan0 missing" jget b brouter 's["lans"][0]["present"] == False or sys.exit(1)'
+lan_up b 2
+require_wait 10 "B joins the group once lan0 appears" log_has b "joined 239.255.255.250 on lan0 \\(192.168.2.1/24\\)"
+
+# Passive listener on B's LAN for NOTIFYs (before minidlna starts, to hear its alive burst).
+bg_in blan "$E2E_TMP/blisten.out" python3 -u "$PY" listen blan
+wait_for 5 "passive listener on B's LAN is up" grep -q listening "$E2E_TMP/blisten.out"
+
+# minidlna on A's LAN, with its own config and state under $E2E_TMP.
+mkdir -p "$E2E_TMP/media" "$E2E_TMP/mdb" "$E2E_TMP/mlog"
+printf 'hello' >"$E2E_TMP/media/song.mp3"
+cat >"$E2E_TMP/minidlna.conf" <<EOF
+media_dir=A,$E2E_TMP/media
+db_dir=$E2E_TMP/mdb
+log_dir=$E2E_TMP/mlog
+port=8200
+network_interface=eth0
+friendly_name=e2e-minidlna
+inotify=no
+notify_interval=30
+EOF
+bg_in alan "$E2E_TMP/minidlna.out" minidlnad -f "$E2E_TMP/minidlna.conf" -P "$E2E_TMP/minidlna.pid" -d
+require_wait 10 "minidlna answers HTTP on A's LAN" nsx alan curl -fsS -o /dev/null http://192.168.1.10:8200/rootDesc.xml
+
+# ------------------------------------------------------------------ d. NOTIFY alive at B
+wait_for 10 "minidlna's NOTIFY alive is heard on B's LAN" grep -qE '^192\.168\.2\.1 NOTIFY .*ssdp:alive .*MediaServer' "$E2E_TMP/blisten.out"
+check "the other port-1900 listener on A's router still hears the group" grep -q '192.168.1.10 NOTIFY' "$E2E_TMP/other1900.out"
+
+# ------------------------------------------------------------------ b. nmap + curl
+nmap_finds() {
+	nsx blan nmap -v -n -Pn -sn --script broadcast-upnp-info >"$E2E_TMP/nmap.out" 2>&1 || true
+	grep -q 'Location: http://192.168.1.10:8200/rootDesc.xml' "$E2E_TMP/nmap.out" &&
+		grep -q 'e2e-minidlna' "$E2E_TMP/nmap.out"
+}
+check "nmap broadcast-upnp-info on B's LAN finds minidlna at A (and reads its description)" nmap_finds
+[ "$E2E_LAST" = 0 ] || _e2e_indent <"$E2E_TMP/nmap.out"
+check "curl from B's LAN fetches the LOCATION URL" sh -c "ip netns exec $(ns_name blan) curl -fsS http://192.168.1.10:8200/rootDesc.xml | grep -q e2e-minidlna"
+
+# ------------------------------------------------------------------ c. four concurrent clients
+MS='urn:schemas-upnp-org:device:MediaServer:1'
+clients=()
+CD='urn:schemas-upnp-org:service:ContentDirectory:1'
+for i in 1 2 3 4; do
+	st=$([ $i = 1 ] && echo upnp:rootdevice || { [ $i = 2 ] && echo "$MS"; } || { [ $i = 3 ] && echo "$CD"; } || echo urn:x-e2e:nothing-has-this)
+	nsx blan python3 "$PY" search "$st" 2 4 >"$E2E_TMP/client$i.json" &
+	clients+=($!)
+done
+wait "${clients[@]}"
+own_replies() { # N ST EXPECT_COUNT_MIN
+	python3 - "$E2E_TMP/client$1.json" "$2" "$3" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1])); st = sys.argv[2]; want = int(sys.argv[3])
+bad = [x for x in r if x["st"] != st]
+assert not bad, f"replies to another search: {bad}"
+assert len(r) >= want, f"{len(r)} replies, wanted at least {want}"
+assert all(x["location"] == "http://192.168.1.10:8200/rootDesc.xml" for x in r), r
+if want == 0: assert not r, r
+EOF
+}
+check "client 1 (upnp:rootdevice) gets its reply and only its own" own_replies 1 upnp:rootdevice 1
+check "client 2 (MediaServer) gets its reply and only its own" own_replies 2 "$MS" 1
+check "client 3 (ContentDirectory) gets its reply and only its own" own_replies 3 "$CD" 1
+check "client 4 (an ST nobody has) gets nothing" own_replies 4 urn:x-e2e:nothing-has-this 0
+check "A counted the searches it multicast and the replies it relayed" jget a arouter '(s["lans"][0]["searchesMulticast"] >= 4 and s["lans"][0]["repliesRelayed"] >= 3) or sys.exit(1)'
+check "B counted its LAN's searches and the replies it routed" jget b brouter '(s["lans"][0]["searches"] >= 4 and s["lans"][0]["repliesRouted"] >= 3) or sys.exit(1)'
+
+# ------------------------------------------------------------------ IPv6 SSDP (ff02::c)
+bg_in alan "$E2E_TMP/device6.out" python3 -u "$PY" device6 eth0
+wait_for 5 "an IPv6 SSDP device on A's LAN listens on ff02::c" grep -q listening "$E2E_TMP/device6.out"
+search6_finds() { nsx blan python3 "$PY" search6 eth0 urn:x-e2e:v6 2.5 | grep -q 'LOCATION: http://\[fd01::10\]:9/v6.xml'; }
+check "an M-SEARCH to [ff02::c] on B's LAN is answered by the device at A" search6_finds
+check "... which heard it from A's router (link-local)" grep -q '^search from fe80::' "$E2E_TMP/device6.out"
+
+# ------------------------------------------------------------------ e. forged relay datagrams
+nsx arouter python3 "$PY" inject "not-the-shared-key-at-all" 10.0.0.2
+nsx blan python3 "$PY" inject "$(cat "$KEY")" 192.168.2.1
+wait_for 3 "a frame with the wrong key from a peer's address is dropped and counted" jget b brouter '(s["peers"][0]["drops"].get("bad-auth", 0) == 1) or sys.exit(1)'
+wait_for 3 "a frame from an address that is no peer is dropped and counted" jget b brouter '(s["drops"].get("unknown-peer", 0) == 1) or sys.exit(1)'
+check "neither forged NOTIFY reached B's LAN" not grep -q forged "$E2E_TMP/blisten.out"
+check "status prints per-LAN and per-peer counters" sh -c "ip netns exec $(ns_name brouter) $SP status --control-socket $E2E_TMP/b.sock | grep -E '^10\\.0\\.0\\.1 .*bad-auth 1'"
+
+# ------------------------------------------------------------------ filters (SIGHUP)
+conf b '["lan0"]' '["10.0.0.1"]' '"filters": { "outbound": { "deny": ["urn:x-e2e:private*"] } }'
+kill -HUP "$(cat "$E2E_TMP/b.pid")"
+wait_for 5 "B reloads with an outbound ST filter" log_has b "configuration reloaded"
+nsx blan python3 "$PY" search urn:x-e2e:private-thing 1 0.5 >/dev/null
+wait_for 3 "a search for a denied ST is not relayed, and counted" jget b brouter '(s["lans"][0]["filtered"] == 1) or sys.exit(1)'
+
+# ------------------------------------------------------------------ f. full mesh of three
+conf a '["lan0"]' '["10.0.0.2", "10.0.1.2"]'
+conf b '["lan0"]' '["10.0.0.1", "10.0.2.2"]'
+conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]'
+kill -HUP "$(cat "$E2E_TMP/a.pid")" "$(cat "$E2E_TMP/b.pid")"
+start_proxy c crouter
+wait_for 5 "A and B reload with C as a peer" sh -c "grep -q 'configuration reloaded' $E2E_TMP/a.log && grep -q 'configuration reloaded' $E2E_TMP/b.log"
+require_wait 5 "C joins the group" log_has c "joined 239.255.255.250 on lan0"
+bg_in clan "$E2E_TMP/clisten.out" python3 -u "$PY" listen clan
+wait_for 5 "passive listener on C's LAN is up" grep -q listening "$E2E_TMP/clisten.out"
+cap_start alan alan eth0 udp port 1900
+cap_start ab arouter vpnab udp port 1901
+cap_start ac arouter vpnac udp port 1901
+cap_start bc brouter vpnbc udp port 1901
+nsx alan python3 "$PY" notify 10 mesh
+sleep 1.5
+for c in alan ab ac bc; do cap_stop $c; done
+mesh_count() { [ "$(grep -c "urn:x-e2e:mesh" "$E2E_TMP/$1")" = "$2" ] || { grep -c "urn:x-e2e:mesh" "$E2E_TMP/$1"; return 1; }; }
+check "10 NOTIFYs from A's LAN: exactly 10 on B's LAN" mesh_count blisten.out 10
+check "... and exactly 10 on C's LAN" mesh_count clisten.out 10
+check "... 10 relay frames A->B and 10 A->C, nothing back" sh -c "[ \$(grep -c '10.0.0.1.1901 > 10.0.0.2.1901' $E2E_TMP/cap-ab.txt) = 10 ] && [ \$(grep -c '10.0.1.1.1901 > 10.0.1.2.1901' $E2E_TMP/cap-ac.txt) = 10 ] && ! grep -q '> 10.0.0.1.1901' $E2E_TMP/cap-ab.txt && ! grep -q '> 10.0.1.1.1901' $E2E_TMP/cap-ac.txt"
+check "... no relay frames between B and C" sh -c "[ \$(grep -c 'UDP' $E2E_TMP/cap-bc.txt) = 0 ]"
+check "... and A's LAN sees only the 10 originals (nothing re-multicast)" sh -c "[ \$(grep -c '192.168.1.10.[0-9]* > 239.255.255.250.1900' $E2E_TMP/cap-alan.txt) -ge 10 ] && ! grep -q '192.168.1.1.[0-9]* > 239.255.255.250' $E2E_TMP/cap-alan.txt"
+
+# ------------------------------------------------------------------ g. hub
+# C becomes a hub (its LAN stays), A and B talk only to it.
+conf a '["lan0"]' '["10.0.1.2"]'
+conf b '["lan0"]' '["10.0.2.2"]'
+conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]' '"hub": true'
+kill -HUP "$(cat "$E2E_TMP/a.pid")" "$(cat "$E2E_TMP/b.pid")" "$(cat "$E2E_TMP/c.pid")"
+wait_for 5 "the hub reloads" sh -c "[ \$(grep -c 'configuration reloaded' $E2E_TMP/c.log) -ge 1 ] && [ \$(grep -c 'configuration reloaded' $E2E_TMP/a.log) -ge 2 ]"
+hub_search() {
+	nsx blan python3 "$PY" search "$MS" 1 2.5 >"$E2E_TMP/hub.json"
+	own_replies_file "$E2E_TMP/hub.json"
+}
+own_replies_file() { python3 -c "import json,sys; r=json.load(open('$1')); assert r and all(x['location']=='http://192.168.1.10:8200/rootDesc.xml' for x in r), r"; }
+check "a search from B's LAN finds minidlna at A through the hub" hub_search
+before_b=$(grep -c "urn:x-e2e:hub" "$E2E_TMP/blisten.out" || true)
+before_c=$(grep -c "urn:x-e2e:hub" "$E2E_TMP/clisten.out" || true)
+cap_start hubab arouter vpnac udp port 1901
+nsx alan python3 "$PY" notify 5 hub
+sleep 1.5
+cap_stop hubab
+check "5 NOTIFYs from A through the hub: exactly 5 on B's LAN and 5 on C's" sh -c "[ \$(grep -c urn:x-e2e:hub $E2E_TMP/blisten.out) = $((before_b + 5)) ] && [ \$(grep -c urn:x-e2e:hub $E2E_TMP/clisten.out) = $((before_c + 5)) ]"
+check "... the hub sends none of them back to A" not grep -q '> 10.0.1.1.1901' "$E2E_TMP/cap-hubab.txt"
+
+# ------------------------------------------------------------------ stop
+for s in a b c; do bg_stop "${PROXY[$s]}"; done
+check "SIGTERM stops the proxies and removes their sockets" sh -c "! [ -e $E2E_TMP/a.sock ] && ! [ -e $E2E_TMP/b.sock ] && ! [ -e $E2E_TMP/c.sock ]"
+note "took $(($(date +%s) - t0)) s"
+finish
