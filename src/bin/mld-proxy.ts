@@ -1,10 +1,9 @@
 // mld-proxy: keeps SLAAC "Single Network" IPv6 alive behind an MLD-snooping
 // ISP gateway. The only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
-import { ConfigError } from '../lib/config';
 import { nativeVersion } from '../lib/native';
+import { loadOrUsage, printStatus } from '../lib/proxy-cli';
 import { serveDaemon } from '../lib/serve-daemon';
-import { requestStatus } from '../lib/status-socket';
 import { VERSION } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, loadMldConfig, type MldProxyConfig } from '../mld-proxy/config';
 import { createMldProxy, type MldProxyStatus } from '../mld-proxy/daemon';
@@ -61,31 +60,16 @@ function flagsToConfig(args: ReturnType<typeof parseArgs>): Record<string, unkno
   };
 }
 
-async function status(args: ReturnType<typeof parseArgs>): Promise<number> {
-  const path = args['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
-  const s = (await requestStatus(path)) as MldProxyStatus;
-  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s, Date.now()) + '\n');
-  return 0;
-}
-
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
   if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node}, koffi ${nativeVersion()})\n`);
   if (args._[0] === 'status') {
     if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
-    return status(args);
+    return printStatus<MldProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, (s) => formatStatus(s, Date.now()));
   }
   const flags = flagsToConfig(args);
-  const load = (): MldProxyConfig => {
-    try {
-      return loadMldConfig(args.config, flags);
-    } catch (err) {
-      // Without --config the fields are flags: say which flag.
-      if (err instanceof ConfigError && !args.config) throw new UsageError(err.message);
-      throw err;
-    }
-  };
+  const load = (): MldProxyConfig => loadOrUsage(() => loadMldConfig(args.config, flags), !!args.config);
   const config = load();
   nativeVersion(); // fail now, not at the first interface, if the native layer cannot load
   await serveDaemon({

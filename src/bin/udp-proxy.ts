@@ -4,7 +4,7 @@
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { ConfigError } from '../lib/config';
 import { serveDaemon } from '../lib/serve-daemon';
-import { requestStatus } from '../lib/status-socket';
+import { loadOrUsage, printStatus } from '../lib/proxy-cli';
 import { VERSION } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
 import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
@@ -94,31 +94,17 @@ function flagMessage(err: ConfigError): string {
   return flag ? `${flag}: ${err.reason}` : err.message;
 }
 
-async function status(args: Args): Promise<number> {
-  const path = args['control-socket'] ?? DEFAULT_CONTROL_SOCKET;
-  const s = (await requestStatus(path)) as UdpProxyStatus;
-  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s) + '\n');
-  return 0;
-}
-
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
   if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node})\n`);
   if (args._[0] === 'status') {
     if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
-    return status(args);
+    return printStatus<UdpProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, formatStatus);
   }
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
-  const load = (): UdpProxyConfig => {
-    try {
-      return loadUdpProxyConfig(args.config, flags);
-    } catch (err) {
-      if (err instanceof ConfigError && !args.config) throw new UsageError(flagMessage(err));
-      throw err;
-    }
-  };
+  const load = (): UdpProxyConfig => loadOrUsage(() => loadUdpProxyConfig(args.config, flags), !!args.config, flagMessage);
   await serveDaemon({
     name: NAME,
     config: load(),

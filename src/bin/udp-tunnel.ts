@@ -10,7 +10,7 @@ import { ConfigError } from '../lib/config';
 import { isIPv4 } from '../lib/ip';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
-import { requestStatus } from '../lib/status-socket';
+import { printStatus } from '../lib/proxy-cli';
 import { VERSION } from '../lib/version';
 import { rewriteOriginalFlags } from '../udp-tunnel/argv';
 import { isSigned, signMessage, verifyMessage } from '../udp-tunnel/control-auth';
@@ -263,12 +263,6 @@ function exchange(text: string, address: string, port: number): Promise<string> 
   });
 }
 
-async function status(args: Args): Promise<number> {
-  const s = (await requestStatus(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET)) as UdpTunnelStatus;
-  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s) + '\n');
-  return 0;
-}
-
 async function main(): Promise<number | void> {
   const args = parseArgs(rewriteOriginalFlags(process.argv.slice(2)), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
@@ -277,7 +271,7 @@ async function main(): Promise<number | void> {
   if (cmd === 'ctl') return ctl(args, rest);
   if (cmd === 'status') {
     if (rest.length) throw new UsageError(`'status' takes no arguments`);
-    return status(args);
+    return printStatus<UdpTunnelStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, formatStatus);
   }
   // No subcommand: serve, like the original's `udpProxyServer.py -dp 5000 -cp 5001`.
   if (cmd === undefined || cmd === 'serve') {
