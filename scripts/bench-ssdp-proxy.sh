@@ -26,10 +26,9 @@ SP=${BENCH_SSDP_PROXY:-dist/ssdp-proxy-linux-x64}
 TOOL=scripts/bench/ssdpbench.py
 MS='urn:schemas-upnp-org:device:MediaServer:1'
 
-die() {
-	printf 'bench-ssdp-proxy: ERROR: %s\n' "$*" >&2
-	exit 1
-}
+BENCH_NAME=bench-ssdp-proxy
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 
 [ "$(id -u)" = 0 ] || die "needs root for network namespaces; run: sudo scripts/bench-ssdp-proxy.sh"
 for c in ip python3 minidlnad curl; do
@@ -37,37 +36,7 @@ for c in ip python3 minidlnad curl; do
 done
 [ -x "$SP" ] || die "$SP is missing; run: node scripts/build.mjs --target linux-x64 ssdp-proxy"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/udm-bench-ssdp.XXXXXX")
-P="ssdpb$$-"
-NSS=()
-PIDS=()
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 30); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? pid ns pids
-	trap - EXIT
-	set +e
-	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-	for ns in "${NSS[@]}"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
-	done
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	if [ "$rc" = 0 ]; then rm -rf "$TMP"; else printf 'bench-ssdp-proxy: logs kept in %s\n' "$TMP" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_begin udm-bench-ssdp ssdpb
 
 ns() { ip netns exec "$P$1" "${@:2}"; }
 bg() { # NS LOG CMD... ; pid in BG_PID

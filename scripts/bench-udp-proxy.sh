@@ -28,10 +28,9 @@ SECONDS_EACH=${UDPB_SECONDS:-5}
 CLIENTS=${UDPB_CLIENTS:-32}
 UP=${BENCH_UDP_PROXY:-dist/udp-proxy-linux-x64}
 
-die() {
-	printf 'bench-udp-proxy: ERROR: %s\n' "$*" >&2
-	exit 1
-}
+BENCH_NAME=bench-udp-proxy
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 
 [ "$(id -u)" = 0 ] || die "needs root for network namespaces; run: sudo scripts/bench-udp-proxy.sh"
 for c in ip cc nginx taskset awk nproc; do
@@ -41,37 +40,7 @@ NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 [ -f "$NGINX_STREAM" ] || die "$NGINX_STREAM is missing; install it: apt-get install libnginx-mod-stream"
 [ -x "$UP" ] || die "$UP is missing; run: node scripts/build.mjs --target linux-x64 udp-proxy"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/udm-bench-udp.XXXXXX")
-P="udpb$$-"
-NSS=()
-PIDS=()
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 30); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? pid ns pids
-	trap - EXIT
-	set +e
-	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-	for ns in "${NSS[@]}"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
-	done
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	if [ "$rc" = 0 ]; then rm -rf "$TMP"; else printf 'bench-udp-proxy: logs kept in %s\n' "$TMP" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_begin udm-bench-udp udpb
 
 ns() { ip netns exec "$P$1" "${@:2}"; }
 # bg NS CPUS LOG CMD... : background process in NS pinned to CPUS; pid in BG_PID

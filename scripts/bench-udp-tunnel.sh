@@ -21,10 +21,9 @@ SECONDS_EACH=${UTB_SECONDS:-5}
 UT=${BENCH_UDP_TUNNEL:-dist/udp-tunnel-linux-x64}
 MTU=1400
 
-die() {
-	printf 'bench-udp-tunnel: ERROR: %s\n' "$*" >&2
-	exit 1
-}
+BENCH_NAME=bench-udp-tunnel
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 
 [ "$(id -u)" = 0 ] || die "needs root for network namespaces; run: sudo scripts/bench-udp-tunnel.sh"
 for c in ip iperf3 socat python3; do
@@ -32,37 +31,7 @@ for c in ip iperf3 socat python3; do
 done
 [ -x "$UT" ] || die "$UT is missing; run: node scripts/build.mjs --target linux-x64 udp-tunnel"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/udm-bench-tun.XXXXXX")
-P="utb$$-"
-NSS=()
-PIDS=()
-
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 30); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? pid ns pids
-	trap - EXIT
-	set +e
-	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-	for ns in "${NSS[@]}"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
-	done
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	if [ "$rc" = 0 ]; then rm -rf "$TMP"; else printf 'bench-udp-tunnel: logs kept in %s\n' "$TMP" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_begin udm-bench-tun utb
 
 ns() { ip netns exec "$P$1" "${@:2}"; }
 # bg NS LOG CMD... : background process in NS; pid in BG_PID

@@ -27,10 +27,9 @@ FLOOD_SECONDS=10
 CLK_TCK=$(getconf CLK_TCK)
 TS=(node -r esbuild-register)
 
-die() {
-	printf 'bench: ERROR: %s\n' "$*" >&2
-	exit 1
-}
+BENCH_NAME=bench
+# shellcheck source=scripts/bench/lib.sh
+. scripts/bench/lib.sh
 
 # ------------------------------------------------------------ preconditions
 
@@ -44,41 +43,9 @@ mapfile -t EXES < <(find dist -maxdepth 1 -type f \( -name '*-linux-x64' -o -nam
 MLD=${BENCH_MLD:-dist/mld-proxy-linux-x64} # BENCH_MLD: try another build
 [ -x "$MLD" ] || die "$MLD is missing; run: make build"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/udm-bench.XXXXXX")
-P="udmb$$-"
+bench_begin udm-bench udmb
 NS_UP=${P}up NS_RTR=${P}rtr NS_HOST=${P}host
-NSS=()  # namespaces made by this run
-PIDS=() # background processes started by this run
 BG_PID=
-
-# stop_pid PID : TERM, up to 3 s to exit, then KILL.
-stop_pid() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	for _ in $(seq 30); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
-
-cleanup() {
-	local rc=$? pid ns pids
-	trap - EXIT
-	set +e
-	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-	# Whatever else still runs in our namespaces was started by this run too.
-	for ns in "${NSS[@]}"; do
-		pids=$(ip netns pids "$ns" 2>/dev/null)
-		for pid in $pids; do kill -KILL "$pid" 2>/dev/null; done
-	done
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	if [ "$rc" = 0 ]; then rm -rf "$TMP"; else printf 'bench: logs kept in %s\n' "$TMP" >&2; fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # bg NS LOG CMD... : CMD in namespace NS, in the background; pid in BG_PID.
 # `ip netns exec` execs CMD, so the pid is CMD's own.

@@ -13,7 +13,7 @@ DEBIAN_PACKAGES="
 "
 # Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
 # baselines, and cc for the UDP load generator.
-BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev socat"
+BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev socat jq"
 [ "${1:-}" = --bench ] && DEBIAN_PACKAGES="$DEBIAN_PACKAGES $BENCH_PACKAGES"
 
 missing=""
