@@ -39,4 +39,27 @@ test('bounded: a full table refuses new searches, and frees room as they expire'
   assert.is(table.size, 1);
 });
 
+test('an expiry inside add() hands the entry to onExpire (the socket of a remote search is closed)', () => {
+  const clock = { t: 0 };
+  const closed: string[] = [];
+  const table = new PendingSearchTable({ max: 1, now: () => clock.t, onExpire: (e) => closed.push(e.id) });
+  table.add(search('a', 1));
+  clock.t += 2_001;
+  assert.ok(table.add(search('b', 2)));
+  assert.equal(closed, ['a']);
+  table.expire();
+  assert.equal(closed, ['a']); // once
+});
+
+test('a smaller max set at run time refuses new entries until the table drains', () => {
+  const { clock, table } = setup(3);
+  table.add(search('a', 1));
+  table.add(search('b', 2));
+  table.max = 1;
+  assert.is(table.add(search('c', 3)), undefined);
+  assert.is(table.size, 2);
+  clock.t += 2_001;
+  assert.ok(table.add(search('c', 3)));
+});
+
 test.run();
