@@ -32,6 +32,14 @@ test('bad values name the field', () => {
   assert.throws(() => parse({ lans: ['br0'], peers: ['10.0.0.2'], keyFile: '/k', peer: [] }), /peer: unknown key/);
 });
 
+test('peers may be IPv6 (canonical form, as Node reports senders), never link-local or IPv4-mapped', () => {
+  assert.equal(parse({ lans: ['br0'], peers: ['FD00:0:0::2', '10.0.0.3'], keyFile: '/k' }).peers, ['fd00::2', '10.0.0.3']);
+  assert.throws(() => parse({ lans: ['br0'], peers: ['fe80::2'], keyFile: '/k' }), /peers\[0\]: fe80::2 is link-local/);
+  assert.throws(() => parse({ lans: ['br0'], peers: ['::ffff:10.0.0.2'], keyFile: '/k' }), /peers\[0\]: .* write it as IPv4/);
+  assert.throws(() => parse({ lans: ['br0'], peers: ['fd00::2', 'fd00:0::2'], keyFile: '/k' }), /peers\[1\]: fd00::2 is named twice/);
+  assert.throws(() => parse({ lans: ['br0'], peers: ['fd00::g'], keyFile: '/k' }), /peers\[0\]: "fd00::g" is not an IPv6 address/);
+});
+
 test('filters per direction', () => {
   const c = parse({ lans: ['br0'], peers: ['10.0.0.2'], keyFile: '/k', filters: { inbound: { deny: ['*:InternetGatewayDevice:*'] } } });
   assert.equal(c.filters, { outbound: undefined, inbound: { allow: [], deny: ['*:InternetGatewayDevice:*'] } });

@@ -12,11 +12,16 @@ const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 class FakeSocket extends EventEmitter {
   static nextPort = 40000;
   port = 0;
+  boundTo?: string;
   sent: { buf: Buffer; port: number; address: string; via?: string }[] = [];
   joined: string[] = [];
   via?: string;
   closed = false;
-  bind(opts: { port: number }, cb: () => void) {
+  constructor(readonly type: 'udp4' | 'udp6') {
+    super();
+  }
+  bind(opts: { address?: string; port: number }, cb: () => void) {
+    this.boundTo = opts.address;
     this.port = opts.port || FakeSocket.nextPort++;
     queueMicrotask(cb);
   }
@@ -54,8 +59,8 @@ async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInfo = lan
   const opts: SsdpProxyOptions = { lans: ['br0'], peers: ['10.0.0.2', '10.0.0.3'], key: KEY, hub: false, port: 1901, maxPending: 4, ...over };
   const proxy = createSsdpProxy(opts, {
     now: () => clock.t,
-    createSocket: () => {
-      const s = new FakeSocket();
+    createSocket: (type) => {
+      const s = new FakeSocket(type);
       sockets.push(s);
       return s as unknown as dgram.Socket;
     },
@@ -64,7 +69,11 @@ async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInfo = lan
   const warnings: string[] = [];
   proxy.on('warning', (_k, m) => warnings.push(m));
   await proxy.start();
-  const [lan, notify, relay] = opts.lans.length ? sockets : [undefined, undefined, sockets[0]];
+  await new Promise((r) => setTimeout(r, 0)); // IPv6 LAN sockets bind asynchronously
+  const find = (f: (s: FakeSocket) => boolean) => sockets.find(f);
+  const lan = find((s) => s.port === 1900 && s.type === 'udp4');
+  const notify = find((s) => s.port !== 1900 && s.port !== 1901 && s.type === 'udp4');
+  const relay = find((s) => s.port === 1901)!;
   const frames = (peer?: string) =>
     relay.sent.filter((s) => !peer || s.address === peer).map((s) => decodeFrame(s.buf, KEY));
   const frame = (f: Partial<Frame>): Buffer =>
@@ -75,6 +84,8 @@ async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInfo = lan
 test('a LAN search goes to every peer; each reply goes to that client address and port', async () => {
   const t = await setup();
   assert.equal(t.lan.joined, ['192.168.1.1']);
+  // Bound to the group, not the wildcard: unicast to port 1900 stays with miniupnpd.
+  assert.is(t.lan.boundTo, '239.255.255.250');
   t.lan.deliver(SEARCH('upnp:rootdevice'), '192.168.1.20', 50001);
   t.lan.deliver(SEARCH('urn:x:a'), '192.168.1.20', 50002);
   const out = t.frames('10.0.0.2');
@@ -131,6 +142,31 @@ test('a peer search is multicast from a fresh socket; its replies go back under 
   t.proxy.close();
 });
 
+test('an expired search socket is closed even when a new search expires it', async () => {
+  const t = await setup({ maxPending: 1 });
+  t.relay.deliver(t.frame({}), '10.0.0.2', 1901);
+  await new Promise((r) => setTimeout(r, 0));
+  const first = t.sockets[t.sockets.length - 1];
+  t.clock.t += 3_001; // past MX + 1 s, before any sweep
+  t.relay.deliver(t.frame({ id: '2222222222222222', requestId: '2222222222222222' }), '10.0.0.2', 1901);
+  assert.ok(first.closed);
+  assert.is(t.proxy.status().remoteSearches, 1);
+  t.proxy.close();
+  assert.ok(t.sockets[t.sockets.length - 1].closed);
+});
+
+test('a reload applies a new maxPending without cutting pending searches short', async () => {
+  const t = await setup({ maxPending: 4 });
+  for (let p = 1; p <= 2; p++) t.lan.deliver(SEARCH('ssdp:all'), '192.168.1.20', 50000 + p);
+  await t.proxy.reconfigure({ ...t.opts, maxPending: 1 });
+  t.lan.deliver(SEARCH('ssdp:all'), '192.168.1.20', 50003);
+  const s = t.proxy.status();
+  assert.is(s.maxPending, 1);
+  assert.is(s.pendingSearches, 2);
+  assert.is(s.drops['pending-full'], 1);
+  t.proxy.close();
+});
+
 test('unknown senders, wrong keys, replays and duplicates are dropped and counted', async () => {
   const t = await setup();
   t.relay.deliver(t.frame({ type: 'notify', payload: NOTIFY }), '10.0.0.99', 1901);
@@ -184,7 +220,8 @@ test('reload keeps pending searches and applies new peers', async () => {
 test('IPv6: ff02::c joined per interface; searches relayed both ways; replies to the scoped client', async () => {
   const info: IfaceInfo = { ...lanInfo, addresses: [...lanInfo.addresses, { family: 'IPv6', address: 'fe80::1', prefixLength: 64, scopeId: 5 }] };
   const t = await setup({}, info);
-  const [, , , lan6] = t.sockets;
+  const lan6 = t.sockets.find((s) => s.type === 'udp6' && s.port === 1900)!;
+  assert.is(lan6.boundTo, 'ff02::c%br0');
   assert.equal(lan6.joined, ['::%br0']);
   assert.is(t.proxy.status().lans[0].ipv6, true);
   const search6 = Buffer.from('M-SEARCH * HTTP/1.1\r\nHOST: [FF02::C]:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n');
@@ -201,6 +238,29 @@ test('IPv6: ff02::c joined per interface; searches relayed both ways; replies to
   // our own multicast coming back is ignored
   lan6.deliver(search6, 'fe80::1%br0', per.port);
   assert.is(t.frames().length, 2);
+  // br0 re-created (UniFi does that): a new socket bound to the new interface
+  (t.proxy as any).lanSide.up({ ...info, index: 9 }, info);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.ok(lan6.closed);
+  const again = t.sockets.filter((x) => x.type === 'udp6' && x.port === 1900);
+  assert.is(again.length, 2);
+  assert.equal(again[1].joined, ['::%br0']);
+  t.proxy.close();
+});
+
+test('an IPv6 peer is reached over an IPv6 relay socket; a reload without one closes it', async () => {
+  const t = await setup({ peers: ['10.0.0.2', 'fd00::3'] });
+  const relay6 = t.sockets.find((x) => x.type === 'udp6' && x.port === 1901)!;
+  t.lan.deliver(SEARCH('ssdp:all'), '192.168.1.20', 50001);
+  assert.equal(t.relay.sent.map((x) => x.address), ['10.0.0.2']);
+  assert.equal(relay6.sent.map((x) => x.address), ['fd00::3']);
+  const [s] = relay6.sent.map((x) => decodeFrame(x.buf, KEY));
+  relay6.deliver(t.frame({ type: 'reply', id: 'eeeeeeeeeeeeeeee', requestId: s.id, payload: REPLY('x') }), 'fd00::3', 1901);
+  assert.equal(t.lan.sent.map((x) => [x.address, x.port]), [['192.168.1.20', 50001]]);
+  assert.is(t.proxy.status().peers[1].repliesReceived, 1);
+  await t.proxy.reconfigure({ ...t.opts, peers: ['10.0.0.2'] });
+  assert.ok(relay6.closed);
+  assert.is(t.sockets.filter((x) => x.type === 'udp6' && x.port === 1901 && !x.closed).length, 0);
   t.proxy.close();
 });
 

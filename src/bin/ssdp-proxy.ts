@@ -26,7 +26,7 @@ Example (site 10.0.0.1, two other sites):
 
 Options:
   --lan IFACE               a LAN interface (waited for if missing); repeatable
-  --peer ADDR               another site's proxy (IPv4); repeatable; no one else is heard
+  --peer ADDR               another site's proxy (IPv4 or IPv6); repeatable; no one else is heard
   --key-file FILE           the key every site shares (openssl rand -hex 32 > FILE)
   --hub                     relay between the peers (a hub needs no --lan)
   --port N                  relay UDP port, the same at every site (${DEFAULT_PORT})

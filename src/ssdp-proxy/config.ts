@@ -4,7 +4,7 @@
 //     "hub": false, "port": 1901 }
 import fs from 'node:fs';
 import { array, bool, ConfigError, int, interfaceName, loadJsonFile, object, oneOf, optional, port, rejectUnknownKeys, str } from '../lib/config';
-import { ipv4 } from '../lib/ip';
+import { ipv4, ipv6 } from '../lib/ip';
 import type { Level } from '../lib/log';
 import type { FilterRule } from './filter';
 
@@ -47,6 +47,17 @@ export function readKeyFile(path: string, field: string): Buffer {
   return key;
 }
 
+/** A peer's VPN address, IPv4 or IPv6, in canonical form (the form Node reports a sender in). */
+function peerAddress(v: unknown, field: string): string {
+  if (typeof v === 'string' && v.includes(':')) {
+    const a = ipv6(v, field);
+    if (/^fe[89ab]/.test(a)) throw new ConfigError(field, `${a} is link-local; name the peer's VPN address (a link-local one needs an interface)`);
+    if (a.startsWith('::ffff:')) throw new ConfigError(field, `${a} is an IPv4-mapped address; write it as IPv4`);
+    return a;
+  }
+  return ipv4(v, field);
+}
+
 const pattern = (v: unknown, f: string) => str(v, f, { max: 256 });
 
 function filterRule(v: unknown, field: string): FilterRule {
@@ -74,7 +85,7 @@ export function parseSsdpProxyConfig(raw: unknown, field = 'config', readKey = r
     if (lans.indexOf(n) !== i) throw new ConfigError(`lans[${i}]`, `"${n}" is named twice`);
   });
   if (o.peers === undefined) throw new ConfigError('peers', 'missing: the relay addresses of the other sites');
-  const peers = array(o.peers, 'peers', ipv4, { min: 1, max: 64 });
+  const peers = array(o.peers, 'peers', peerAddress, { min: 1, max: 64 });
   peers.forEach((p, i) => {
     if (peers.indexOf(p) !== i) throw new ConfigError(`peers[${i}]`, `${p} is named twice`);
   });

@@ -1,7 +1,6 @@
-// The ssdp-proxy daemon. LAN side: one socket on port 1900 (shared with any
-// other SSDP listener through SO_REUSEADDR) that has joined 239.255.255.250 on
-// every LAN interface. Relay side: one socket on the relay port that talks to
-// the configured peers only.
+// The ssdp-proxy daemon. LAN side (lans.ts): the SSDP group on port 1900 of
+// every LAN interface, shared with any other SSDP listener. Relay side: one
+// socket on the relay port that talks to the configured peers only.
 //
 //   LAN M-SEARCH  -> pending (client addr, port, ST, MX) under a request id -> search frame to peers
 //   search frame  -> multicast on our LANs from a fresh socket; each unicast reply -> reply frame back
@@ -11,18 +10,17 @@
 //   IPv6          -> the same on ff02::c; the HOST header says which group a relayed message is for
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
-import { createInterfaceWatcher, type IfaceInfo, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
-import { cidrContains, parseCidr, parseIPv4, parseIPv6, type Cidr } from '../lib/ip';
+import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
 import type { SsdpProxyConfig } from './config';
+import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from './counters';
 import { compileFilter, type Filter } from './filter';
-import { decodeFrame, encodeFrame, FrameError, MessageIdCache, newMessageId, ReplayGuard, type Frame, type FrameType } from './frame';
+import { decodeFrame, encodeFrame, FrameError, newMessageId, ReplayGuard, type Frame, type FrameType } from './frame';
+import { LanSide, quietly, SSDP_PORT, type Lan } from './lans';
 import { header, parseSsdp, searchWaitSeconds, SsdpParseError, type SsdpMessage } from './message';
 import { PendingSearchTable } from './pending';
 
-export const SSDP_GROUP = '239.255.255.250';
-/** Link-local scope (UDA 2.0 s1.1.2); site-local and wider scopes do not leave a router anyway. */
-export const SSDP_GROUP6 = 'ff02::c';
-export const SSDP_PORT = 1900;
+export type { SsdpProxyStatus } from './counters';
+
 /** A frame passes at most this many proxies after the one it entered at (spoke -> hub -> spoke). */
 export const MAX_HOPS = 2;
 export const REPLAY_WINDOW_MS = 30_000;
@@ -43,55 +41,6 @@ export interface SsdpProxyEvents {
   warning: (key: string, message: string) => void;
 }
 
-export interface LanCounters {
-  searches: number;
-  notifies: number;
-  repliesRouted: number;
-  searchesMulticast: number;
-  notifiesMulticast: number;
-  repliesRelayed: number;
-  malformed: number;
-  /** Searches and NOTIFYs an ST/NT filter kept from crossing. */
-  filtered: number;
-}
-
-export interface PeerCounters {
-  searchesSent: number;
-  searchesReceived: number;
-  repliesSent: number;
-  repliesReceived: number;
-  notifiesSent: number;
-  notifiesReceived: number;
-  drops: Record<string, number>;
-}
-
-export interface SsdpProxyStatus {
-  startedAt: number;
-  now: number;
-  hub: boolean;
-  port: number;
-  pendingSearches: number;
-  remoteSearches: number;
-  maxPending: number;
-  lans: ({ name: string; present: boolean; addresses: string[]; ipv6: boolean } & LanCounters)[];
-  peers: ({ address: string } & PeerCounters)[];
-  /** Drops not charged to a configured peer or LAN. */
-  drops: Record<string, number>;
-}
-
-interface Lan {
-  name: string;
-  info?: IfaceInfo;
-  /** IPv4 addresses we joined the group on. */
-  joined: Set<string>;
-  nets: Cidr[];
-  /** ifindex we joined ff02::c on (undefined: not joined). */
-  joined6?: number;
-  nets6: Cidr[];
-  addrs6: Set<string>;
-  counters: LanCounters;
-}
-
 interface RemoteSearch {
   socket: dgram.Socket;
   /** Where the search came from: our reply frames go back there. */
@@ -106,30 +55,6 @@ function literalLookup(address: string, family: unknown, cb: (err: Error | null,
   cb(null, address, address.includes(':') ? 6 : 4);
 }
 
-const newLanCounters = (): LanCounters => ({
-  searches: 0,
-  notifies: 0,
-  repliesRouted: 0,
-  searchesMulticast: 0,
-  notifiesMulticast: 0,
-  repliesRelayed: 0,
-  malformed: 0,
-  filtered: 0,
-});
-const newPeerCounters = (): PeerCounters => ({
-  searchesSent: 0,
-  searchesReceived: 0,
-  repliesSent: 0,
-  repliesReceived: 0,
-  notifiesSent: 0,
-  notifiesReceived: 0,
-  drops: {},
-});
-
-const newLan = (name: string): Lan => ({ name, joined: new Set(), nets: [], nets6: [], addrs6: new Set(), counters: newLanCounters() });
-
-const bump = (drops: Record<string, number>, reason: string) => void (drops[reason] = (drops[reason] ?? 0) + 1);
-
 // The relay carries both families; which group a message is for is in its HOST
 // header ("[FF02::C]:1900" or "239.255.255.250:1900").
 function isIPv6Message(m: SsdpMessage): boolean {
@@ -141,16 +66,14 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private readonly now: () => number;
   private readonly createSocket: (type: 'udp4' | 'udp6') => dgram.Socket;
   private readonly startedAt: number;
-  private lans = new Map<string, Lan>();
+  private readonly lanSide: LanSide;
   private peers = new Map<string, PeerCounters>();
   private drops: Record<string, number> = {};
-  private lanSocket?: dgram.Socket;
-  private relaySocket?: dgram.Socket;
-  /** Sends NOTIFYs on our LANs; its port marks them as ours when they loop back. */
+  private relay: { udp4?: dgram.Socket; udp6?: dgram.Socket } = {};
+  /** Send NOTIFYs on our LANs; their ports mark them as ours when they loop back. */
   private notifySocket?: dgram.Socket;
-  private lanSocket6?: dgram.Socket;
   private notifySocket6?: dgram.Socket;
-  /** Local ports of our sending sockets: a datagram from one of them on a LAN is our own. */
+  /** Local ports of our sending sockets: a datagram from one of them and one of our addresses is our own. */
   private ownPorts = new Set<number>();
   private readonly pending: PendingSearchTable;
   private readonly remote: PendingSearchTable<RemoteSearch>;
@@ -172,16 +95,20 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       deps.createSocket ?? ((type) => dgram.createSocket({ type, reuseAddr: true, ipv6Only: type === 'udp6', lookup: literalLookup }));
     this.startedAt = this.now();
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
-    this.pending = new PendingSearchTable({ max: opts.maxPending, now: this.now });
-    this.remote = new PendingSearchTable({ max: opts.maxPending, now: this.now });
-    this.hubRoutes = new PendingSearchTable({ max: opts.maxPending, now: this.now });
+    const max = opts.maxPending;
+    this.pending = new PendingSearchTable({ max, now: this.now });
+    this.remote = new PendingSearchTable<RemoteSearch>({ max, now: this.now, onExpire: (e) => this.closeSearchSocket(e.data.socket) });
+    this.hubRoutes = new PendingSearchTable<HubRoute>({ max, now: this.now });
     this.replay = new ReplayGuard(REPLAY_WINDOW_MS, 65536, this.now);
     for (const p of opts.peers) this.peers.set(p, newPeerCounters());
-    for (const n of opts.lans) this.lans.set(n, newLan(n));
+    this.lanSide = new LanSide(opts.lans, this.createSocket, (s, address, port, what) => this.bind(s, address, port, what));
+    this.lanSide.on('message', (msg, rinfo, lan) => this.onLanMessage(msg, rinfo, lan));
+    this.lanSide.on('info', (m) => this.emit('info', m));
+    this.lanSide.on('warning', (k, m) => this.emit('warning', k, m));
     this.watcher = createInterfaceWatcher({ names: opts.lans, intervalMs: deps.watchIntervalMs ?? 5000, read: deps.readInterfaces });
-    this.watcher.on('appeared', (info) => this.lanUp(info));
-    this.watcher.on('changed', (info, prev) => this.lanUp(info, prev));
-    this.watcher.on('vanished', (name) => this.lanGone(name));
+    this.watcher.on('appeared', (info) => this.lanSide.up(info));
+    this.watcher.on('changed', (info, prev) => this.lanSide.up(info, prev));
+    this.watcher.on('vanished', (name) => this.lanSide.down(name));
     this.watcher.on('warning', (err) => this.emit('warning', 'interfaces', `reading interfaces: ${err.message}`));
   }
 
@@ -190,10 +117,10 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.inbound = compileFilter(o.filters?.inbound);
   }
 
-  private async bind(socket: dgram.Socket, port: number, what: string): Promise<void> {
+  private async bind(socket: dgram.Socket, address: string | undefined, port: number, what: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind({ port, exclusive: false }, () => {
+      socket.bind({ address, port, exclusive: false }, () => {
         socket.removeListener('error', reject);
         resolve();
       });
@@ -206,17 +133,16 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   async start(): Promise<void> {
     try {
       if (this.opts.lans.length) {
-        this.lanSocket = this.createSocket('udp4');
-        this.lanSocket.on('message', (msg, rinfo) => this.onLanMessage(msg, rinfo));
-        await this.bind(this.lanSocket, SSDP_PORT, 'LAN');
-        this.notifySocket = this.createSocket('udp4');
-        await this.bind(this.notifySocket, 0, 'notify');
-        this.ownPorts.add(this.notifySocket.address().port);
-        this.notifySocket.setMulticastTTL(2);
+        await this.lanSide.listen();
+        this.notifySocket = await this.sender('udp4', 'notify');
         this.emit('info', `listening for SSDP on port ${SSDP_PORT} of ${this.opts.lans.join(', ')}`);
+        // IPv6 is a bonus: a kernel without it must not stop the IPv4 relay.
+        this.notifySocket6 = await this.sender('udp6', 'notify IPv6').catch((err: Error) => {
+          this.emit('warning', 'ipv6', `no IPv6 SSDP: ${err.message}`);
+          return undefined;
+        });
       }
       await this.openRelay();
-      if (this.opts.lans.length) await this.openLan6();
     } catch (err) {
       this.close();
       throw err;
@@ -226,165 +152,42 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.sweepTimer.unref();
   }
 
-  // IPv6 SSDP is a bonus: a kernel without IPv6 must not stop the IPv4 relay.
-  private async openLan6(): Promise<void> {
-    const lan6 = this.createSocket('udp6');
-    const notify6 = this.createSocket('udp6');
+  /** A socket on an ephemeral port that multicasts on our LANs; its port is marked as ours. */
+  private async sender(type: 'udp4' | 'udp6', what: string): Promise<dgram.Socket> {
+    const s = this.createSocket(type);
     try {
-      lan6.on('message', (msg, rinfo) => this.onLanMessage(msg, rinfo));
-      await this.bind(lan6, SSDP_PORT, 'LAN IPv6');
-      await this.bind(notify6, 0, 'notify IPv6');
+      await this.bind(s, undefined, 0, what);
     } catch (err) {
-      lan6.close();
-      notify6.close();
-      this.emit('warning', 'ipv6', `no IPv6 SSDP: ${(err as Error).message}`);
-      return;
+      s.close();
+      throw err;
     }
-    this.ownPorts.add(notify6.address().port);
-    notify6.setMulticastTTL(2);
-    this.lanSocket6 = lan6;
-    this.notifySocket6 = notify6;
+    this.ownPorts.add(s.address().port);
+    s.setMulticastTTL(2);
+    return s;
   }
 
+  /** One relay socket per address family the peers use, on the relay port. */
   private async openRelay(): Promise<void> {
-    const s = this.createSocket('udp4');
-    s.on('message', (msg, rinfo) => this.onRelayMessage(msg, rinfo.address));
-    this.relaySocket = s;
-    await this.bind(s, this.opts.port, 'relay');
+    for (const type of ['udp4', 'udp6'] as const) {
+      if (!this.opts.peers.some((p) => p.includes(':') === (type === 'udp6'))) continue;
+      const s = this.createSocket(type);
+      s.on('message', (msg, rinfo) => this.onRelayMessage(msg, rinfo.address));
+      this.relay[type] = s;
+      await this.bind(s, undefined, this.opts.port, type === 'udp4' ? 'relay' : 'relay IPv6');
+    }
     this.emit('info', `relay on UDP port ${this.opts.port}${this.opts.hub ? ' (hub)' : ''}; peers ${this.opts.peers.join(', ')}`);
   }
 
-  // ------------------------------------------------------------------ LAN interfaces
-
-  private lanUp(info: IfaceInfo, prev?: IfaceInfo): void {
-    const lan = this.lans.get(info.name);
-    if (!lan || !this.lanSocket) return;
-    const v4 = info.addresses.filter((a) => a.family === 'IPv4');
-    const recreated = prev !== undefined && prev.index !== info.index;
-    for (const addr of [...lan.joined]) {
-      if (recreated || !v4.some((a) => a.address === addr)) {
-        try {
-          this.lanSocket.dropMembership(SSDP_GROUP, addr);
-        } catch {} // the interface went away with the membership
-        lan.joined.delete(addr);
-      }
-    }
-    for (const a of v4) {
-      if (lan.joined.has(a.address)) continue;
-      try {
-        this.lanSocket.addMembership(SSDP_GROUP, a.address);
-        lan.joined.add(a.address);
-        this.emit('info', `joined ${SSDP_GROUP} on ${info.name} (${a.address}/${a.prefixLength})`);
-      } catch (err) {
-        this.emit('warning', `join-${info.name}`, `cannot join ${SSDP_GROUP} on ${info.name} (${a.address}): ${(err as Error).message}; retrying`);
-      }
-    }
-    this.lanUp6(lan, info);
-    lan.info = info;
-    lan.nets = v4.map((a) => parseCidr(`${a.address}/${a.prefixLength}`));
-    if (!v4.length) this.emit('warning', `noaddr-${info.name}`, `${info.name} has no IPv4 address (down?); waiting for one`);
-  }
-
-  private lanUp6(lan: Lan, info: IfaceInfo): void {
-    const v6 = info.addresses.filter((a) => a.family === 'IPv6');
-    lan.addrs6 = new Set(v6.map((a) => a.address.split('%')[0]));
-    lan.nets6 = v6.filter((a) => !a.address.toLowerCase().startsWith('fe80:')).map((a) => parseCidr(`${a.address.split('%')[0]}/${a.prefixLength}`));
-    if (!this.lanSocket6) return;
-    // An interface that is up has a link-local address; without one it cannot join.
-    const want = v6.length ? info.index : undefined;
-    if (lan.joined6 === want) return;
-    if (lan.joined6 !== undefined) {
-      try {
-        this.lanSocket6.dropMembership(SSDP_GROUP6, `::%${info.name}`);
-      } catch {}
-      lan.joined6 = undefined;
-    }
-    if (want === undefined) return;
-    try {
-      this.lanSocket6.addMembership(SSDP_GROUP6, `::%${info.name}`);
-      lan.joined6 = want;
-      this.emit('info', `joined ${SSDP_GROUP6} on ${info.name}`);
-    } catch (err) {
-      this.emit('warning', `join6-${info.name}`, `cannot join ${SSDP_GROUP6} on ${info.name}: ${(err as Error).message}; retrying`);
-    }
-  }
-
-  private lanGone(name: string): void {
-    const lan = this.lans.get(name);
-    if (!lan) return;
-    for (const addr of lan.joined) {
-      try {
-        this.lanSocket?.dropMembership(SSDP_GROUP, addr);
-      } catch {}
-    }
-    if (lan.joined6 !== undefined) {
-      try {
-        this.lanSocket6?.dropMembership(SSDP_GROUP6, `::%${name}`);
-      } catch {}
-    }
-    lan.joined6 = undefined;
-    lan.nets6 = [];
-    lan.addrs6.clear();
-    lan.joined.clear();
-    lan.nets = [];
-    lan.info = undefined;
-    this.emit('warning', `gone-${name}`, `${name} is gone; waiting for it to come back`);
-  }
-
-  private lanOf(address: string): Lan | undefined {
-    let bytes: Uint8Array;
-    const v6 = address.includes(':');
-    // Node names the ingress interface of a link-local source ("fe80::1%br0"): the LAN itself.
-    const scope = v6 ? address.split('%')[1] : undefined;
-    if (scope) return this.lans.get(scope);
-    try {
-      bytes = v6 ? parseIPv6(address) : parseIPv4(address);
-    } catch {
-      return undefined;
-    }
-    for (const lan of this.lans.values()) if ((v6 ? lan.nets6 : lan.nets).some((n) => cidrContains(n, bytes))) return lan;
-    return undefined;
-  }
-
-  private isOwnAddress(address: string): boolean {
-    const bare = address.split('%')[0];
-    for (const lan of this.lans.values()) if (lan.joined.has(bare) || lan.addrs6.has(bare)) return true;
-    return false;
-  }
-
-  /** Sends one datagram to the SSDP group on every LAN that has an address. */
-  private multicast(socket: dgram.Socket, payload: Buffer, count: (lan: Lan) => void, v6 = false): void {
-    for (const lan of this.lans.values()) {
-      if (v6) {
-        if (lan.joined6 === undefined) continue;
-        try {
-          socket.setMulticastInterface(`::%${lan.name}`);
-          socket.send(payload, SSDP_PORT, SSDP_GROUP6);
-          count(lan);
-        } catch (err) {
-          this.emit('warning', `send-${lan.name}`, `sending on ${lan.name}: ${(err as Error).message}`);
-        }
-        continue;
-      }
-      for (const addr of lan.joined) {
-        try {
-          socket.setMulticastInterface(addr);
-          socket.send(payload, SSDP_PORT, SSDP_GROUP);
-          count(lan);
-        } catch (err) {
-          this.emit('warning', `send-${lan.name}`, `sending on ${lan.name}: ${(err as Error).message}`);
-        }
-        break; // one address per interface is enough: the group is per link
-      }
-    }
+  private closeRelay(): void {
+    for (const s of Object.values(this.relay)) quietly(() => s.close());
+    this.relay = {};
   }
 
   // ------------------------------------------------------------------ from the LAN
 
-  private onLanMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private onLanMessage(msg: Buffer, rinfo: dgram.RemoteInfo, lan: Lan | undefined): void {
     // What we multicast ourselves comes back through loopback: never relay it again.
-    if (this.ownPorts.has(rinfo.port) && this.isOwnAddress(rinfo.address)) return;
-    const lan = this.lanOf(rinfo.address);
+    if (this.ownPorts.has(rinfo.port) && this.lanSide.isOwnAddress(rinfo.address)) return;
     if (!lan) {
       bump(this.drops, 'not-from-a-lan');
       return;
@@ -413,12 +216,12 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     const entry = this.pending.add({ id, clientAddress: rinfo.address, clientPort: rinfo.port, st, mx, data: undefined });
     if (!entry) {
       bump(this.drops, 'pending-full');
-      this.emit('warning', 'pending-full', `pending searches full (${this.opts.maxPending}); a search from ${rinfo.address} was not relayed`);
+      this.emit('warning', 'pending-full', `pending searches full (${this.pending.max}); a search from ${rinfo.address} was not relayed`);
       return;
     }
     lan.counters.searches++;
     this.emit('debug', `search ${id} from ${rinfo.address}:${rinfo.port} on ${lan.name}: ST ${st}, MX ${mx}`);
-    this.sendToPeers('search', id, id, 0, this.localOrigin(lan), msg);
+    this.sendToPeers('search', id, id, 0, this.lanSide.origin(lan), msg);
   }
 
   private lanNotify(lan: Lan, m: SsdpMessage, msg: Buffer): void {
@@ -427,18 +230,14 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     const id = newMessageId();
     this.replay.check({ id, timestamp: this.now() }); // a copy coming back through a hub is then a duplicate
     this.emit('debug', `notify ${id} on ${lan.name}: ${header(m, 'NTS') ?? ''} ${header(m, 'NT') ?? ''}`);
-    this.sendToPeers('notify', id, '0000000000000000', 0, this.localOrigin(lan), msg);
-  }
-
-  private localOrigin(lan?: Lan): string {
-    const a = lan ? [...lan.joined][0] : undefined;
-    return a ?? '0.0.0.0';
+    this.sendToPeers('notify', id, '0000000000000000', 0, this.lanSide.origin(lan), msg);
   }
 
   private sendFrame(peer: string, f: Frame): void {
     const c = this.peers.get(peer);
-    if (!this.relaySocket || !c) return;
-    this.relaySocket.send(encodeFrame(f, this.opts.key), this.opts.port, peer, (err) => {
+    const socket = peer.includes(':') ? this.relay.udp6 : this.relay.udp4;
+    if (!socket || !c) return;
+    socket.send(encodeFrame(f, this.opts.key), this.opts.port, peer, (err) => {
       if (err) this.emit('warning', `peer-${peer}`, `sending to peer ${peer}: ${err.message}`);
     });
     if (f.type === 'search') c.searchesSent++;
@@ -504,14 +303,14 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       } else bump(this.drops, 'pending-full');
     }
     const v6 = isIPv6Message(m);
-    if (!(v6 ? this.lanSocket6 : this.lanSocket) || ![...this.lans.values()].some((l) => (v6 ? l.joined6 !== undefined : l.joined.size))) return;
+    if (!this.lanSide.canMulticast(v6)) return;
     // A fresh socket per search: every unicast reply to it belongs to this search and no other.
     const socket = this.createSocket(v6 ? 'udp6' : 'udp4');
     const entry = this.remote.add({ id: f.id, clientAddress: from, clientPort: 0, st: header(m, 'ST') ?? '', mx, data: { socket, peer: from } });
     if (!entry) {
       socket.close();
       bump(this.drops, 'pending-full');
-      this.emit('warning', 'remote-full', `searches in progress full (${this.opts.maxPending}); a search from ${from} was not multicast`);
+      this.emit('warning', 'remote-full', `searches in progress full (${this.remote.max}); a search from ${from} was not multicast`);
       return;
     }
     socket.on('error', (err) => this.emit('warning', 'search-socket', `search socket: ${err.message}`));
@@ -520,15 +319,20 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       if (this.closed || !this.remote.get(f.id)) return socket.close();
       this.ownPorts.add(socket.address().port);
       socket.setMulticastTTL(2);
-      this.multicast(socket, f.payload, (lan) => lan.counters.searchesMulticast++, v6);
+      this.lanSide.multicast(socket, f.payload, (lan) => lan.counters.searchesMulticast++, v6);
     });
     this.emit('debug', `search ${f.id} from peer ${from} (origin ${f.origin}): ST ${entry.st}, MX ${mx}`);
+  }
+
+  private closeSearchSocket(s: dgram.Socket): void {
+    quietly(() => this.ownPorts.delete(s.address().port)); // throws if never bound
+    quietly(() => s.close());
   }
 
   private remoteReply(id: string, reply: Buffer, rinfo: dgram.RemoteInfo): void {
     const entry = this.remote.get(id);
     if (!entry) return; // past MX + 1 s: the origin would drop it anyway
-    const lan = this.lanOf(rinfo.address);
+    const lan = this.lanSide.lanOf(rinfo.address);
     try {
       if (parseSsdp(reply).kind !== 'response') throw new SsdpParseError('not a response');
     } catch {
@@ -536,7 +340,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       return;
     }
     if (lan) lan.counters.repliesRelayed++;
-    this.sendFrame(entry.data.peer, { type: 'reply', hops: 0, timestamp: this.now(), id: newMessageId(), requestId: id, origin: this.localOrigin(lan), payload: reply });
+    this.sendFrame(entry.data.peer, { type: 'reply', hops: 0, timestamp: this.now(), id: newMessageId(), requestId: id, origin: this.lanSide.origin(lan), payload: reply });
   }
 
   private peerReply(from: string, c: PeerCounters, f: Frame): void {
@@ -549,11 +353,11 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     }
     const p = this.pending.get(f.requestId);
     if (!p) return bump(c.drops, 'late-or-unknown-reply');
-    const lan = this.lanOf(p.clientAddress);
-    const socket = p.clientAddress.includes(':') ? this.lanSocket6 : this.lanSocket;
-    socket?.send(f.payload, p.clientPort, p.clientAddress, (err) => {
+    const sent = this.lanSide.reply(p.clientAddress, p.clientPort, f.payload, (err) => {
       if (err) this.emit('warning', 'reply-send', `sending a reply to ${p.clientAddress}:${p.clientPort}: ${err.message}`);
     });
+    if (!sent) return bump(c.drops, 'client-lan-gone');
+    const lan = this.lanSide.lanOf(p.clientAddress);
     if (lan) lan.counters.repliesRouted++;
     this.emit('debug', `reply for ${f.requestId} from peer ${from} to ${p.clientAddress}:${p.clientPort}`);
   }
@@ -565,7 +369,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     if (!this.inbound(header(m, 'NT') ?? '')) return bump(c.drops, 'filtered');
     const v6 = isIPv6Message(m);
     const socket = v6 ? this.notifySocket6 : this.notifySocket;
-    if (socket) this.multicast(socket, f.payload, (lan) => lan.counters.notifiesMulticast++, v6);
+    if (socket) this.lanSide.multicast(socket, f.payload, (lan) => lan.counters.notifiesMulticast++, v6);
     // Only a hub passes peer traffic on; a spoke never does, so a full mesh cannot loop.
     if (this.opts.hub && f.hops < MAX_HOPS) this.sendToPeers('notify', f.id, f.requestId, f.hops + 1, f.origin, f.payload, [from, f.origin]);
   }
@@ -575,36 +379,28 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private sweep(): void {
     this.pending.expire();
     this.hubRoutes.expire();
-    for (const e of this.remote.expire()) {
-      const s = e.data.socket;
-      try {
-        this.ownPorts.delete(s.address().port);
-      } catch {}
-      s.close();
-    }
+    this.remote.expire(); // closes their sockets
+    this.lanSide.retry();
   }
 
   /** Applies a reloaded configuration; pending searches stay. */
   async reconfigure(next: SsdpProxyOptions): Promise<void> {
-    const portChanged = next.port !== this.opts.port;
+    const families = (o: SsdpProxyOptions) => [...new Set(o.peers.map((p) => p.includes(':')))].sort().join();
+    const relayChanged = next.port !== this.opts.port || families(next) !== families(this.opts);
     for (const p of [...this.peers.keys()]) if (!next.peers.includes(p)) this.peers.delete(p);
     for (const p of next.peers) if (!this.peers.has(p)) this.peers.set(p, newPeerCounters());
-    for (const n of [...this.lans.keys()]) {
-      if (!next.lans.includes(n)) {
-        this.lanGone(n);
-        this.lans.delete(n);
-      }
-    }
-    for (const n of next.lans) if (!this.lans.has(n)) this.lans.set(n, newLan(n));
-    if (next.lans.length && !this.lanSocket) {
+    this.lanSide.setNames(next.lans);
+    if (next.lans.length && !this.lanSide.open) {
       this.emit('warning', 'reload-lans', 'LANs added to a daemon started without any take effect at the next start');
     }
-    this.opts = { ...next, maxPending: this.opts.maxPending };
+    // A smaller bound refuses new searches until the tables drain; none in flight is cut short.
+    for (const t of [this.pending, this.remote, this.hubRoutes]) t.max = next.maxPending;
+    this.opts = next;
     this.setFilters(next);
     this.watcher.setNames(next.lans);
     this.watcher.update();
-    if (portChanged) {
-      this.relaySocket?.close();
+    if (relayChanged) {
+      this.closeRelay();
       await this.openRelay();
     }
   }
@@ -618,7 +414,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       pendingSearches: this.pending.size,
       remoteSearches: this.remote.size,
       maxPending: this.opts.maxPending,
-      lans: [...this.lans.values()].map((l) => ({ name: l.name, present: !!l.info, addresses: [...l.joined], ipv6: l.joined6 !== undefined, ...l.counters })),
+      lans: [...this.lanSide.lans.values()].map((l) => ({ name: l.name, present: !!l.info, addresses: [...l.joined], ipv6: l.joined6, ...l.counters })),
       peers: [...this.peers].map(([address, c]) => ({ address, ...c, drops: { ...c.drops } })),
       drops: { ...this.drops },
     };
@@ -629,16 +425,10 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.closed = true;
     this.watcher.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    for (const s of [this.lanSocket, this.relaySocket, this.notifySocket, this.lanSocket6, this.notifySocket6]) {
-      try {
-        s?.close();
-      } catch {}
-    }
-    for (const e of this.remote.values()) {
-      try {
-        e.data.socket.close();
-      } catch {}
-    }
+    this.lanSide.close();
+    this.closeRelay();
+    for (const s of [this.notifySocket, this.notifySocket6]) if (s) quietly(() => s.close());
+    for (const e of this.remote.values()) this.closeSearchSocket(e.data.socket);
   }
 }
 

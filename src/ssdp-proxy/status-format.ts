@@ -1,5 +1,5 @@
 // Renders the daemon's status (from the control socket) for `ssdp-proxy status`.
-import type { SsdpProxyStatus } from './daemon';
+import type { SsdpProxyStatus } from './counters';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

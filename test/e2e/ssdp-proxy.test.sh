@@ -40,146 +40,15 @@ if [ ! -x "$SP" ]; then
 fi
 
 # ------------------------------------------------------------------ topology
-for n in alan arouter brouter blan crouter clan; do
-	ns_add "$n"
-	ns_sysctl "$n" net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
-done
-for r in arouter brouter crouter; do ns_sysctl "$r" net.ipv4.ip_forward=1; done
-
-# p2p NS1 IF1 ADDR1 NS2 IF2 ADDR2 : a veth pair between two namespaces
-p2p() {
-	ip link add tmp1 type veth peer name tmp2
-	ip link set tmp1 netns "$(ns_name "$1")" name "$2"
-	ip link set tmp2 netns "$(ns_name "$4")" name "$5"
-	nsx "$1" ip addr add "$3" dev "$2"
-	nsx "$4" ip addr add "$6" dev "$5"
-	nsx "$1" ip link set "$2" up
-	nsx "$4" ip link set "$5" up
-}
-lan_up() { # SITE(a|b|c) NET(1|2|3)
-	p2p "${1}lan" eth0 "192.168.$2.10/24" "${1}router" lan0 "192.168.$2.1/24"
-	nsx "${1}lan" ip route add default via "192.168.$2.1"
-}
-p2p arouter vpnab 10.0.0.1/30 brouter vpnab 10.0.0.2/30
-p2p arouter vpnac 10.0.1.1/30 crouter vpnac 10.0.1.2/30
-p2p brouter vpnbc 10.0.2.1/30 crouter vpnbc 10.0.2.2/30
-nsx arouter ip route add 192.168.2.0/24 via 10.0.0.2
-nsx arouter ip route add 192.168.3.0/24 via 10.0.1.2
-nsx brouter ip route add 192.168.1.0/24 via 10.0.0.1
-nsx brouter ip route add 192.168.3.0/24 via 10.0.2.2
-nsx crouter ip route add 192.168.1.0/24 via 10.0.1.1
-nsx crouter ip route add 192.168.2.0/24 via 10.0.2.1
+. "$here/ssdp-proxy-topology.sh"
+ssdp_topology_up a b c
 lan_up a 1
 lan_up c 3
 # B's LAN comes up after B's proxy has started (below).
 
 # ------------------------------------------------------------------ helpers
-PY="$E2E_TMP/ssdp.py"
-cat >"$PY" <<'EOF'
-import hashlib, hmac, json, os, socket, struct, sys, threading, time
-GROUP = ("239.255.255.250", 1900)
+ssdp_helpers_write
 
-def search(st, mx=2, wait=4.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", 0))
-    msg = f'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: {mx}\r\nST: {st}\r\n\r\n'
-    s.sendto(msg.encode(), GROUP)
-    end = time.time() + wait
-    out = []
-    while True:
-        left = end - time.time()
-        if left <= 0: break
-        s.settimeout(left)
-        try: data, frm = s.recvfrom(9000)
-        except socket.timeout: break
-        h = {}
-        for line in data.decode("latin1").split("\r\n")[1:]:
-            if ":" in line:
-                k, v = line.split(":", 1); h[k.strip().lower()] = v.strip()
-        out.append({"from": frm[0], "port": s.getsockname()[1], "st": h.get("st"), "location": h.get("location")})
-    return out
-
-def listen(label, ifaddr="0.0.0.0"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 1900))
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(GROUP[0]) + socket.inet_aton(ifaddr))
-    print("listening", label, flush=True)
-    while True:
-        data, frm = s.recvfrom(9000)
-        first = data.decode("latin1").split("\r\n")
-        h = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip() for l in first[1:] if ":" in l}
-        print(frm[0], first[0], h.get("nts", "-"), h.get("nt", "-"), h.get("usn", "-"), flush=True)
-
-def search6(ifname, st, wait):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.bind(("::", 0))
-    msg = f'M-SEARCH * HTTP/1.1\r\nHOST: [FF02::C]:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: {st}\r\n\r\n'
-    s.sendto(msg.encode(), ("ff02::c", 1900, 0, socket.if_nametoindex(ifname)))
-    s.settimeout(wait)
-    out = []
-    try:
-        while True:
-            data, frm = s.recvfrom(9000)
-            out.append(data.decode("latin1").split("\r\n")[0] + " " + [l for l in data.decode("latin1").split("\r\n") if l.upper().startswith("LOCATION")][0])
-    except socket.timeout:
-        pass
-    print("\n".join(out))
-
-def device6(ifname):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", 1900))
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, "ff02::c") + struct.pack("@I", socket.if_nametoindex(ifname)))
-    print("listening", flush=True)
-    while True:
-        data, frm = s.recvfrom(9000)
-        if data.startswith(b"M-SEARCH"):
-            print("search from", frm[0], flush=True)
-            s.sendto(b"HTTP/1.1 200 OK\r\nST: urn:x-e2e:v6\r\nLOCATION: http://[fd01::10]:9/v6.xml\r\nUSN: uuid:v6::urn:x-e2e:v6\r\n\r\n", frm)
-
-def notify(n, tag):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for i in range(n):
-        msg = (f"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=60\r\n"
-               f"LOCATION: http://192.168.1.10:9/{tag}.xml\r\nNT: urn:x-e2e:{tag}\r\nNTS: ssdp:alive\r\n"
-               f"USN: uuid:{tag}-{i}::urn:x-e2e:{tag}\r\n\r\n")
-        s.sendto(msg.encode(), GROUP)
-        time.sleep(0.02)
-
-def frame(key, origin="10.0.0.1"):
-    payload = b"NOTIFY * HTTP/1.1\r\nNT: urn:x-e2e:forged\r\nNTS: ssdp:alive\r\n\r\n"
-    head = b"SR" + bytes([1, 3, 0, 4]) + struct.pack(">HQ", len(payload), int(time.time() * 1000))
-    head += os.urandom(8) + bytes(8) + socket.inet_aton(origin)
-    body = head + payload
-    return body + hmac.new(key, body, hashlib.sha256).digest()
-
-cmd = sys.argv[1]
-if cmd == "search":
-    print(json.dumps(search(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))))
-elif cmd == "search6":
-    search6(sys.argv[2], sys.argv[3], float(sys.argv[4]))
-elif cmd == "device6":
-    device6(sys.argv[2])
-elif cmd == "listen":
-    listen(*sys.argv[2:4])
-elif cmd == "notify":
-    notify(int(sys.argv[2]), sys.argv[3])
-elif cmd == "inject":  # inject KEY DEST
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.sendto(frame(sys.argv[2].encode()), (sys.argv[3], 1901))
-EOF
-
-KEY="$E2E_TMP/ssdp.key"
-python3 -c 'import secrets; print(secrets.token_hex(32))' >"$KEY"
-
-# conf SITE LANS(json) PEERS(json) [EXTRA json members]
-conf() {
-	cat >"$E2E_TMP/$1.json" <<EOF
-{ "lans": $2, "peers": $3, "keyFile": "$KEY", "logLevel": "debug",
-  "log": "$E2E_TMP/$1.log", "pidFile": "$E2E_TMP/$1.pid", "controlSocket": "$E2E_TMP/$1.sock"${4:+, $4} }
-EOF
-}
 declare -A PROXY=()
 start_proxy() { # SITE NS
 	bg_in "$2" "$E2E_TMP/$1.out" "$SP" --config "$E2E_TMP/$1.json"
@@ -189,6 +58,17 @@ status_json() { nsx "$2" "$SP" status --json --control-socket "$E2E_TMP/$1.sock"
 # jget SITE NS PYEXPR : evaluates a python expression over the status as `s`
 jget() { status_json "$1" "$2" | python3 -c "import json,sys; s=json.load(sys.stdin); print($3)"; }
 log_has() { grep -qE -- "$2" "$E2E_TMP/$1.log"; }
+reloads() { grep -c 'configuration reloaded' "$E2E_TMP/$1.log" || true; }
+# hup WHAT SITE... : SIGHUP those proxies and wait until each has logged one more reload.
+hup() {
+	local what=$1 s cond=true
+	shift
+	for s in "$@"; do
+		cond="$cond && [ \$(grep -c 'configuration reloaded' $E2E_TMP/$s.log) -gt $(reloads "$s") ]"
+		kill -HUP "$(cat "$E2E_TMP/$s.pid")"
+	done
+	wait_for 5 "$what" sh -c "$cond"
+}
 
 # ------------------------------------------------------------------ a. two sites
 # Another SSDP listener on A's router (UniFi's miniupnpd stands for it) holds port 1900 first.
@@ -209,25 +89,15 @@ require_wait 10 "B joins the group once lan0 appears" log_has b "joined 239.255.
 bg_in blan "$E2E_TMP/blisten.out" python3 -u "$PY" listen blan
 wait_for 5 "passive listener on B's LAN is up" grep -q listening "$E2E_TMP/blisten.out"
 
-# minidlna on A's LAN, with its own config and state under $E2E_TMP.
-mkdir -p "$E2E_TMP/media" "$E2E_TMP/mdb" "$E2E_TMP/mlog"
-printf 'hello' >"$E2E_TMP/media/song.mp3"
-cat >"$E2E_TMP/minidlna.conf" <<EOF
-media_dir=A,$E2E_TMP/media
-db_dir=$E2E_TMP/mdb
-log_dir=$E2E_TMP/mlog
-port=8200
-network_interface=eth0
-friendly_name=e2e-minidlna
-inotify=no
-notify_interval=30
-EOF
-bg_in alan "$E2E_TMP/minidlna.out" minidlnad -f "$E2E_TMP/minidlna.conf" -P "$E2E_TMP/minidlna.pid" -d
-require_wait 10 "minidlna answers HTTP on A's LAN" nsx alan curl -fsS -o /dev/null http://192.168.1.10:8200/rootDesc.xml
+minidlna_up # on A's LAN
 
 # ------------------------------------------------------------------ d. NOTIFY alive at B
 wait_for 10 "minidlna's NOTIFY alive is heard on B's LAN" grep -qE '^192\.168\.2\.1 NOTIFY .*ssdp:alive .*MediaServer' "$E2E_TMP/blisten.out"
 check "the other port-1900 listener on A's router still hears the group" grep -q '192.168.1.10 NOTIFY' "$E2E_TMP/other1900.out"
+# UniFi's miniupnpd answers unicast on port 1900 too; Linux gives a unicast datagram to
+# one socket only, and ssdp-proxy (bound to the group address) must not be that one.
+nsx alan python3 "$PY" unicast 192.168.1.1
+wait_for 3 "a unicast datagram to A's router port 1900 still reaches the other listener" grep -q 'urn:x-e2e:unicast' "$E2E_TMP/other1900.out"
 
 # ------------------------------------------------------------------ b. nmap + curl
 nmap_finds() {
@@ -284,18 +154,25 @@ check "status prints per-LAN and per-peer counters" sh -c "ip netns exec $(ns_na
 
 # ------------------------------------------------------------------ filters (SIGHUP)
 conf b '["lan0"]' '["10.0.0.1"]' '"filters": { "outbound": { "deny": ["urn:x-e2e:private*"] } }'
-kill -HUP "$(cat "$E2E_TMP/b.pid")"
-wait_for 5 "B reloads with an outbound ST filter" log_has b "configuration reloaded"
+hup "B reloads with an outbound ST filter" b
 nsx blan python3 "$PY" search urn:x-e2e:private-thing 1 0.5 >/dev/null
 wait_for 3 "a search for a denied ST is not relayed, and counted" jget b brouter '(s["lans"][0]["filtered"] == 1) or sys.exit(1)'
+
+# ------------------------------------------------------------------ IPv6 relay link (SIGHUP)
+conf a '["lan0"]' '["fd00:ab::2"]'
+conf b '["lan0"]' '["fd00:ab::1"]'
+hup "A and B reload with each other's IPv6 address as the peer" a b
+cap_start ab6 arouter vpnab udp port 1901
+check "a search from B's LAN finds minidlna at A over an IPv6 relay link" sh -c "ip netns exec $(ns_name blan) python3 $PY search $MS 1 2 | grep -q '192.168.1.10:8200/rootDesc.xml'"
+cap_stop ab6
+check "... the relay frames went over IPv6, none over IPv4" sh -c "grep -q 'fd00:ab::2.1901 > fd00:ab::1.1901' $E2E_TMP/cap-ab6.txt && ! grep -q '10.0.0.[12].1901' $E2E_TMP/cap-ab6.txt"
 
 # ------------------------------------------------------------------ f. full mesh of three
 conf a '["lan0"]' '["10.0.0.2", "10.0.1.2"]'
 conf b '["lan0"]' '["10.0.0.1", "10.0.2.2"]'
 conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]'
-kill -HUP "$(cat "$E2E_TMP/a.pid")" "$(cat "$E2E_TMP/b.pid")"
 start_proxy c crouter
-wait_for 5 "A and B reload with C as a peer" sh -c "grep -q 'configuration reloaded' $E2E_TMP/a.log && grep -q 'configuration reloaded' $E2E_TMP/b.log"
+hup "A and B reload with C as a peer (back to IPv4)" a b
 require_wait 5 "C joins the group" log_has c "joined 239.255.255.250 on lan0"
 bg_in clan "$E2E_TMP/clisten.out" python3 -u "$PY" listen clan
 wait_for 5 "passive listener on C's LAN is up" grep -q listening "$E2E_TMP/clisten.out"
@@ -318,8 +195,7 @@ check "... and A's LAN sees only the 10 originals (nothing re-multicast)" sh -c 
 conf a '["lan0"]' '["10.0.1.2"]'
 conf b '["lan0"]' '["10.0.2.2"]'
 conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]' '"hub": true'
-kill -HUP "$(cat "$E2E_TMP/a.pid")" "$(cat "$E2E_TMP/b.pid")" "$(cat "$E2E_TMP/c.pid")"
-wait_for 5 "the hub reloads" sh -c "[ \$(grep -c 'configuration reloaded' $E2E_TMP/c.log) -ge 1 ] && [ \$(grep -c 'configuration reloaded' $E2E_TMP/a.log) -ge 2 ]"
+hup "the hub and its spokes reload" a b c
 hub_search() {
 	nsx blan python3 "$PY" search "$MS" 1 2.5 >"$E2E_TMP/hub.json"
 	own_replies_file "$E2E_TMP/hub.json"

@@ -1,0 +1,61 @@
+// What `ssdp-proxy status` shows: counters per LAN, per peer, and drops that
+// belong to neither.
+
+export interface LanCounters {
+  searches: number;
+  notifies: number;
+  repliesRouted: number;
+  searchesMulticast: number;
+  notifiesMulticast: number;
+  repliesRelayed: number;
+  malformed: number;
+  /** Searches and NOTIFYs an ST/NT filter kept from crossing. */
+  filtered: number;
+}
+
+export interface PeerCounters {
+  searchesSent: number;
+  searchesReceived: number;
+  repliesSent: number;
+  repliesReceived: number;
+  notifiesSent: number;
+  notifiesReceived: number;
+  drops: Record<string, number>;
+}
+
+export interface SsdpProxyStatus {
+  startedAt: number;
+  now: number;
+  hub: boolean;
+  port: number;
+  pendingSearches: number;
+  remoteSearches: number;
+  maxPending: number;
+  lans: ({ name: string; present: boolean; addresses: string[]; ipv6: boolean } & LanCounters)[];
+  peers: ({ address: string } & PeerCounters)[];
+  /** Drops not charged to a configured peer or LAN. */
+  drops: Record<string, number>;
+}
+
+export const newLanCounters = (): LanCounters => ({
+  searches: 0,
+  notifies: 0,
+  repliesRouted: 0,
+  searchesMulticast: 0,
+  notifiesMulticast: 0,
+  repliesRelayed: 0,
+  malformed: 0,
+  filtered: 0,
+});
+
+export const newPeerCounters = (): PeerCounters => ({
+  searchesSent: 0,
+  searchesReceived: 0,
+  repliesSent: 0,
+  repliesReceived: 0,
+  notifiesSent: 0,
+  notifiesReceived: 0,
+  drops: {},
+});
+
+export const bump = (drops: Record<string, number>, reason: string): void => void (drops[reason] = (drops[reason] ?? 0) + 1);
