@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR/../test/e2e source-path=SCRIPTDIR
+# A narrated demo of ssdp-proxy: two sites whose routers are joined by a routed
+# link standing in for WireGuard, minidlna on one site's LAN. A search on the
+# other site's LAN finds nothing until ssdp-proxy runs on both routers. Everything
+# runs in network namespaces this script creates and removes; no packet leaves them.
+#
+# Usage: scripts/demo-ssdp-proxy.sh    (`make demo` builds first and runs it; as root; under 10 s)
+# Exits non-zero if a step that should work does not.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/test/e2e/lib.sh"
+need_root
+need_cmd ip ping python3 minidlnad curl setsid
+. "$root/test/e2e/ssdp-proxy-topology.sh"
+. "$root/scripts/demo-lib.sh"
+
+case "$(uname -m)" in
+x86_64) SP="$root/dist/ssdp-proxy-linux-x64" ;;
+aarch64) SP="$root/dist/ssdp-proxy-linux-arm64" ;;
+*) bail "no ssdp-proxy build for $(uname -m)" ;;
+esac
+[ -x "$SP" ] || bail "$SP is missing" "build it first: make"
+MS=urn:schemas-upnp-org:device:MediaServer:1
+URL=http://192.168.1.10:8200/rootDesc.xml
+# search : show and run an M-SEARCH for media servers on B's LAN (MX 1, 2 s of
+# listening); the replies, as JSON, stay in $E2E_TMP/search.json.
+search() {
+	printf '%s[blan]# python3 ssdp.py search %s 1 2%s\n' "$B" "$MS" "$N"
+	nsx blan python3 "$PY" search "$MS" 1 2 | tee "$E2E_TMP/search.json" | sed 's/^/    /'
+}
+found() { grep -qF "\"location\": \"$URL\"" "$E2E_TMP/search.json"; }
+# sp NS ARGS... : show and run ssdp-proxy on that router.
+sp() {
+	local ns=$1
+	shift
+	printf '%s[%s]# ssdp-proxy %s%s\n' "$B" "$ns" "$*" "$N"
+	nsx "$ns" "$SP" "$@" | sed 's/^/    /'
+}
+# log_lines SITE NS REGEX : show the lines of that proxy's log that match.
+log_lines() {
+	printf '%s[%s]# grep -E '\''%s'\'' %s%s\n' "$B" "$2" "$3" "$E2E_TMP/$1.log" "$N"
+	grep -E -- "$3" "$E2E_TMP/$1.log" | sed 's/^/    /'
+}
+# Both of them, for require_wait.
+logs_have() { grep -qE -- "$1" "$E2E_TMP/a.log" && grep -qE -- "$1" "$E2E_TMP/b.log"; }
+idle() { # SITE : no search is pending at that site's proxy
+	nsx "${1}router" "$SP" status --json --control-socket "$E2E_TMP/$1.sock" |
+		python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(s["pendingSearches"] + s["remoteSearches"] > 0)'
+}
+both_idle() { idle a && idle b; }
+
+t0=$(date +%s)
+section "1. The network"
+say "Two sites, A and B. Each has a router (arouter, brouter) and a LAN with one host" \
+	"(alan 192.168.1.10, blan 192.168.2.10). The routers are joined by a routed" \
+	"point-to-point link, 10.0.0.1 -- 10.0.0.2, standing in for a WireGuard" \
+	"site-to-site VPN: unicast is routed between the LANs, multicast never crosses." \
+	"minidlna, a DLNA media server, runs on alan. Building it..."
+ssdp_topology_up a b
+lan_up a 1
+lan_up b 2
+ssdp_helpers_write
+require_wait 5 "blan reaches alan across the link (routed unicast)" nsx blan ping -c 1 -W 1 192.168.1.10
+minidlna_up
+
+section "2. Without the proxies, B's LAN finds nothing"
+say "A TV on B's LAN looks for media servers with SSDP: an M-SEARCH multicast to" \
+	"239.255.255.250:1900. It stays on B's LAN, so minidlna never hears it."
+search
+require "the search finds nothing" not found
+
+section "3. ssdp-proxy on both routers"
+say "Each router names the other as its peer and reads the same key file (32 random" \
+	"bytes in hex, as 'openssl rand -hex 32' makes); every relay datagram carries an" \
+	"HMAC-SHA256 made with it."
+conf a '["lan0"]' '["10.0.0.2"]'
+conf b '["lan0"]' '["10.0.0.1"]'
+for s in a b; do
+	run "${s}router" cat "$E2E_TMP/$s.json"
+	printf '%s[%srouter]# ssdp-proxy --config %s &%s\n' "$B" "$s" "$E2E_TMP/$s.json" "$N"
+	bg_in "${s}router" "$E2E_TMP/$s.out" "$SP" --config "$E2E_TMP/$s.json"
+done
+require_wait 5 "both proxies joined the SSDP groups on their LAN" logs_have "joined ff02::c on lan0"
+say "What they logged: each listens on its LAN's port 1900, relays to the other on UDP" \
+	"1901, and joined the SSDP groups (IPv4 and IPv6) on its LAN."
+log_lines a arouter 'INFO'
+log_lines b brouter 'INFO'
+
+section "4. The same search now finds minidlna at A"
+say "brouter sends the search over the link to arouter, which multicasts it on A's" \
+	"LAN and relays minidlna's reply back; brouter sends it, from its own LAN address," \
+	"to the port the client searched from."
+search
+require "the search finds minidlna's LOCATION $URL" found
+log_lines b brouter 'DEBUG (search|reply)'
+log_lines a arouter 'DEBUG search'
+say "The LOCATION URL is reachable across the VPN, so B fetches the description:"
+printf '%s[blan]# curl -fsS %s | grep -o '\''<friendlyName>[^<]*</friendlyName>'\''%s\n' "$B" "$URL" "$N"
+nsx blan curl -fsS "$URL" | grep -o '<friendlyName>[^<]*</friendlyName>' | sed 's/^/    /' || true
+require "curl from B's LAN reads minidlna's friendly name" \
+	sh -c "ip netns exec $(ns_name blan) curl -fsS $URL | grep -q '<friendlyName>e2e-minidlna<'"
+
+section "5. What the proxies counted"
+say "A search is forgotten MX + 1 s after it was made; later replies would be dropped."
+require_wait 5 "neither proxy has a search pending any more" both_idle
+sp arouter status --control-socket "$E2E_TMP/a.sock"
+sp brouter status --control-socket "$E2E_TMP/b.sock"
+say "" "Done in $(($(date +%s) - t0)) s. The namespaces are removed now."
+E2E_FINISHED=1 # a demo, not a test: no "N passed" line
