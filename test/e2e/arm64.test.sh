@@ -2,13 +2,17 @@
 # The arm64 executables run, under qemu-user: they start, load koffi from
 # their embedded asset, parse their command line, and mld-proxy does its job
 # in a namespace (learns a LAN host, joins its group upstream) and answers
-# `status`. qemu-user 7.2 refuses PACKET_ADD_MEMBERSHIP (ENOPROTOOPT): that is
+# `status`; udp-proxy relays a datagram; ssdp-proxy relays a search between
+# an arm64 site and an x64 site (the relay frames cross architectures).
+# qemu-user 7.2 refuses IP_MULTICAST_IF (ENOPROTOOPT), so the arm64 proxy is
+# the one at the searching site, which receives multicast but sends unicast.
+# qemu-user 7.2 refuses PACKET_ADD_MEMBERSHIP (ENOPROTOOPT): that is
 # the emulator, and the daemon carries on without allmulti.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/e2e/lib.sh
 need_root
-need_cmd qemu-aarch64-static ip ping
+need_cmd qemu-aarch64-static ip ping python3 minidlnad curl
 QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 VERSION=$(node -p 'require("./package.json").version')
 
@@ -69,6 +73,23 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
 s.sendto(b\"hello arm64\", (\"127.0.0.1\", 5300))
 assert s.recvfrom(2048)[0] == b\"HELLO ARM64\"'"
 	check "arm64 udp-proxy status counts the session" bash -c "${QEMU[*]} dist/udp-proxy-linux-arm64 status --json --control-socket $E2E_TMP/udp.sock | grep -Eq \"\\\"sessionsOpened\\\": [1-9]\""
+fi
+
+# ssdp-proxy, x64 at site A (minidlna's LAN), arm64 at site B: a search from B finds minidlna.
+if [ -x dist/ssdp-proxy-linux-arm64 ]; then
+	. test/e2e/ssdp-proxy-topology.sh
+	ssdp_topology_up a b
+	lan_up a 1
+	lan_up b 2
+	ssdp_helpers_write
+	minidlna_up
+	conf a '["lan0"]' '["10.0.0.2"]'
+	conf b '["lan0"]' '["10.0.0.1"]'
+	bg_in arouter "$E2E_TMP/a.out" dist/ssdp-proxy-linux-x64 --config "$E2E_TMP/a.json"
+	bg_in brouter "$E2E_TMP/b.out" "${QEMU[@]}" dist/ssdp-proxy-linux-arm64 --config "$E2E_TMP/b.json"
+	require_wait 20 "arm64 ssdp-proxy joins the SSDP group on its LAN" grep -q 'joined 239.255.255.250 on lan0' "$E2E_TMP/b.log"
+	wait_for 10 "a search on the arm64 site finds minidlna at the x64 site" bash -c "ip netns exec $(ns_name blan) python3 $PY search urn:schemas-upnp-org:device:MediaServer:1 1 2 | grep -q '192.168.1.10:8200/rootDesc.xml'"
+	check "arm64 ssdp-proxy status counts the search it relayed and the reply it routed" bash -c "ip netns exec $(ns_name brouter) ${QEMU[*]} dist/ssdp-proxy-linux-arm64 status --json --control-socket $E2E_TMP/b.sock | python3 -c 'import json,sys; l=json.load(sys.stdin)[\"lans\"][0]; sys.exit(not (l[\"searches\"] >= 1 and l[\"repliesRouted\"] >= 1))'"
 fi
 
 finish
