@@ -163,13 +163,15 @@ async function main() {
   for (const p of proxies) if (!all.includes(p)) throw new Error(`no entry src/bin/${p}.ts (have: ${all.join(', ')})`);
   const targets = opts.targets.length ? TARGETS.filter((t) => opts.targets.includes(t.name)) : TARGETS;
   fs.mkdirSync(dist, { recursive: true });
+  // The folder --out named, not always dist/: relative when inside the working directory.
+  const shown = (f) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
   for (const proxy of proxies) {
     const bundled = await bundle(proxy, version);
-    console.log(`bundled  dist/${proxy}.cjs${bundled.needsNative ? ' (native layer)' : ''}`);
+    console.log(`bundled  ${shown(bundled.outfile)}${bundled.needsNative ? ' (native layer)' : ''}`);
     if (opts.bundleOnly) continue;
     for (const target of targets) {
       const out = singleExecutable(proxy, bundled, target);
-      console.log(`built    dist/${path.basename(out)} (${(fs.statSync(out).size / 1048576).toFixed(1)} MiB)`);
+      console.log(`built    ${shown(out)} (${(fs.statSync(out).size / 1048576).toFixed(1)} MiB)`);
     }
   }
   copyReleaseScripts();
