@@ -4,7 +4,7 @@ import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { nativeVersion } from '../lib/native';
 import { loadOrUsage, printStatus } from '../lib/proxy-cli';
 import { serveDaemon } from '../lib/serve-daemon';
-import { VERSION } from '../lib/version';
+import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, loadMldConfig, type MldProxyConfig } from '../mld-proxy/config';
 import { createMldProxy, type MldProxyStatus } from '../mld-proxy/daemon';
 import { formatStatus } from '../mld-proxy/status-format';
@@ -63,7 +63,7 @@ function flagsToConfig(args: ReturnType<typeof parseArgs>): Record<string, unkno
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
-  if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node}, koffi ${nativeVersion()})\n`);
+  if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
   if (args._[0] === 'status') {
     if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
     return printStatus<MldProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, (s) => formatStatus(s, Date.now()));

@@ -5,7 +5,7 @@ import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { ConfigError } from '../lib/config';
 import { serveDaemon } from '../lib/serve-daemon';
 import { loadOrUsage, printStatus } from '../lib/proxy-cli';
-import { VERSION } from '../lib/version';
+import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
 import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
 import { formatStatus } from '../udp-proxy/status-format';
@@ -97,7 +97,7 @@ function flagMessage(err: ConfigError): string {
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
-  if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node})\n`);
+  if (args.version) return void process.stdout.write(versionLine(NAME));
   if (args._[0] === 'status') {
     if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
     return printStatus<UdpProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, formatStatus);

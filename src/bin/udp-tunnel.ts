@@ -11,7 +11,7 @@ import { isIPv4 } from '../lib/ip';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
 import { printStatus } from '../lib/proxy-cli';
-import { VERSION } from '../lib/version';
+import { VERSION, versionLine } from '../lib/version';
 import { rewriteOriginalFlags } from '../udp-tunnel/argv';
 import { isSigned, signMessage, verifyMessage } from '../udp-tunnel/control-auth';
 import { createUdpTunnel, type ControlReply, type UdpTunnelStatus } from '../udp-tunnel/daemon';
@@ -266,7 +266,7 @@ function exchange(text: string, address: string, port: number): Promise<string> 
 async function main(): Promise<number | void> {
   const args = parseArgs(rewriteOriginalFlags(process.argv.slice(2)), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
-  if (args.version) return void process.stdout.write(`${NAME} ${VERSION} (node ${process.versions.node}, koffi ${nativeVersion()})\n`);
+  if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
   const [cmd, ...rest] = args._.map(String);
   if (cmd === 'ctl') return ctl(args, rest);
   if (cmd === 'status') {

@@ -24,6 +24,11 @@ for p in "${proxies[@]}"; do
 	check "$p-linux-x64 runs and loads koffi" bash -c "dist/$p-linux-x64 --version | grep -Eq '^$p .*node 24\.'"
 done
 
+# Flags baked into the executables (scripts/build.mjs): mld-proxy trades the JIT for memory;
+# the relaying proxies keep it.
+check "mld-proxy-linux-x64 runs without the JIT (--jitless in its --version)" bash -c "dist/mld-proxy-linux-x64 --version | grep -q -- '--jitless'"
+check "udp-proxy-linux-x64 keeps the JIT" bash -c "! dist/udp-proxy-linux-x64 --version | grep -q -- '--jitless'"
+
 check "SHA256SUMS verifies" bash -c "cd dist && sha256sum --quiet -c SHA256SUMS"
 listed=$(awk '{print $2}' dist/SHA256SUMS | sort | tr '\n' ' ')
 present=$(cd dist && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | sort | tr '\n' ' ')
