@@ -1,8 +1,8 @@
 // mld-proxy: keeps SLAAC "Single Network" IPv6 alive behind an MLD-snooping
 // ISP gateway. The only file that reads argv, loads config and exits.
-import { parseArgs, runMain, UsageError } from '../lib/cli';
+import { parseArgs, runMain } from '../lib/cli';
 import { nativeVersion } from '../lib/native';
-import { loadOrUsage, printStatus } from '../lib/proxy-cli';
+import { loadOrUsage, statusCommand } from '../lib/proxy-cli';
 import { serveDaemon } from '../lib/serve-daemon';
 import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, loadMldConfig, type MldProxyConfig } from '../mld-proxy/config';
@@ -64,10 +64,7 @@ async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
   if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
-  if (args._[0] === 'status') {
-    if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
-    return printStatus<MldProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, (s) => formatStatus(s, Date.now()));
-  }
+  if (args._[0] === 'status') return statusCommand<MldProxyStatus>(args, DEFAULT_CONTROL_SOCKET, (s) => formatStatus(s, Date.now()));
   const flags = flagsToConfig(args);
   const load = (): MldProxyConfig => loadOrUsage(() => loadMldConfig(args.config, flags), !!args.config);
   const config = load();

@@ -1,9 +1,9 @@
 // ssdp-proxy: UPnP/SSDP discovery across a routed site-to-site VPN. The only
 // file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
-import { ConfigError } from '../lib/config';
+import { logDaemonEvents } from '../lib/log';
 import { serveDaemon } from '../lib/serve-daemon';
-import { loadOrUsage, printStatus } from '../lib/proxy-cli';
+import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_MAX_PENDING, DEFAULT_PORT, loadSsdpProxyConfig, type SsdpProxyConfig } from '../ssdp-proxy/config';
 import { createSsdpProxy, type SsdpProxyStatus } from '../ssdp-proxy/daemon';
@@ -68,22 +68,13 @@ function flagsToConfig(args: Args): Record<string, unknown> {
   };
 }
 
-// With flags the message names the flag, not the JSON field it became.
-function flagMessage(err: ConfigError): string {
-  const names: Record<string, string> = { lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', logLevel: '--log-level' };
-  const m = /^([A-Za-z]+)(\[\d+\])?$/.exec(err.field);
-  const flag = m ? names[m[1]] : undefined;
-  return flag ? `${flag}: ${err.reason}` : err.message;
-}
+const flagMessage = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', logLevel: '--log-level' });
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
   if (args.version) return void process.stdout.write(versionLine(NAME));
-  if (args._[0] === 'status') {
-    if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
-    return printStatus<SsdpProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, formatStatus);
-  }
+  if (args._[0] === 'status') return statusCommand<SsdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
   const load = (): SsdpProxyConfig => loadOrUsage(() => loadSsdpProxyConfig(args.config, flags), !!args.config, flagMessage);
@@ -95,9 +86,7 @@ async function main(): Promise<number | void> {
       `${NAME} ${VERSION} starting: ${c.hub ? 'hub, ' : ''}LANs ${c.lans.join(', ') || 'none'}; ${c.peers.length} peer${c.peers.length === 1 ? '' : 's'}`,
     create: (c, log, warnOnce) => {
       const proxy = createSsdpProxy(c);
-      proxy.on('info', (msg) => log.info(msg));
-      proxy.on('debug', (msg) => log.debug(msg));
-      proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+      logDaemonEvents(proxy, log, warnOnce);
       return proxy;
     },
     start: (proxy) => proxy.start(),

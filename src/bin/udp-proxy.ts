@@ -2,9 +2,9 @@
 // addresses (a service behind a VIP that answers from its real address). The
 // only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
-import { ConfigError } from '../lib/config';
+import { logDaemonEvents } from '../lib/log';
 import { serveDaemon } from '../lib/serve-daemon';
-import { loadOrUsage, printStatus } from '../lib/proxy-cli';
+import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
 import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
@@ -78,9 +78,9 @@ function flagsToConfig(args: Args): Record<string, unknown> {
   return { proxy, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
 }
 
-// With flags the message names the flag, not the JSON field it became.
-function flagMessage(err: ConfigError): string {
-  const names: Record<string, string> = {
+// The flags make one rule, proxy[0].
+const flagMessage = flagErrors(
+  {
     listen: '--listen',
     upstream: '--upstream',
     replyAlias: '--reply-alias',
@@ -88,20 +88,15 @@ function flagMessage(err: ConfigError): string {
     maxSessions: '--max-sessions',
     allow: '--allow',
     logLevel: '--log-level',
-  };
-  const m = /^(?:proxy\[0\]\.)?([A-Za-z]+)(\[\d+\])?$/.exec(err.field);
-  const flag = m ? names[m[1]] : undefined;
-  return flag ? `${flag}: ${err.reason}` : err.message;
-}
+  },
+  'proxy[0].',
+);
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
   if (args.version) return void process.stdout.write(versionLine(NAME));
-  if (args._[0] === 'status') {
-    if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
-    return printStatus<UdpProxyStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, formatStatus);
-  }
+  if (args._[0] === 'status') return statusCommand<UdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
   const load = (): UdpProxyConfig => loadOrUsage(() => loadUdpProxyConfig(args.config, flags), !!args.config, flagMessage);
@@ -112,9 +107,7 @@ async function main(): Promise<number | void> {
     starting: (c) => `${NAME} ${VERSION} starting: ${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}`,
     create: (c, log, warnOnce) => {
       const proxy = createUdpProxy(c.rules);
-      proxy.on('info', (msg) => log.info(msg));
-      proxy.on('debug', (msg) => log.debug(msg));
-      proxy.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+      logDaemonEvents(proxy, log, warnOnce);
       return proxy;
     },
     start: (proxy) => proxy.start(),

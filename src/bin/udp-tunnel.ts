@@ -10,7 +10,7 @@ import { ConfigError } from '../lib/config';
 import { isIPv4 } from '../lib/ip';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
-import { printStatus } from '../lib/proxy-cli';
+import { statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
 import { rewriteOriginalFlags } from '../udp-tunnel/argv';
 import { isSigned, signMessage, verifyMessage } from '../udp-tunnel/control-auth';
@@ -19,7 +19,7 @@ import { deriveKeys, type TunnelKeys } from '../udp-tunnel/keys';
 import { loadState, saveState } from '../udp-tunnel/state-file';
 import { formatStatus } from '../udp-tunnel/status-format';
 import { encodeControlBody, mtu, netmask, route, tunnelName, unicastIPv4 } from '../udp-tunnel/tunnel-spec';
-import { parseLevel, type Level } from '../lib/log';
+import { logDaemonEvents, parseLevel, type Level } from '../lib/log';
 
 const NAME = 'udp-tunnel';
 const DEFAULT_CONTROL_SOCKET = '/run/udp-tunnel.sock';
@@ -166,9 +166,7 @@ async function serve(args: Args): Promise<void> {
         { dataPort: c.dataPort, controlPort: c.controlPort, controlAddress: c.controlAddress, keys: c.keys, keepaliveMs: c.keepaliveMs },
         { initialTunnels: initial, saveTunnels: c.state ? (t) => saveState(c.state!, t) : undefined },
       );
-      d.on('info', (m) => log.info(m));
-      d.on('debug', (m) => log.debug(m));
-      d.on('warning', (key, m) => warnOnce(key, 'warn', m));
+      logDaemonEvents(d, log, warnOnce);
       return d;
     },
     start: (d) => d.start(),
@@ -269,10 +267,7 @@ async function main(): Promise<number | void> {
   if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
   const [cmd, ...rest] = args._.map(String);
   if (cmd === 'ctl') return ctl(args, rest);
-  if (cmd === 'status') {
-    if (rest.length) throw new UsageError(`'status' takes no arguments`);
-    return printStatus<UdpTunnelStatus>(args['control-socket'] ?? DEFAULT_CONTROL_SOCKET, args.json, formatStatus);
-  }
+  if (cmd === 'status') return statusCommand<UdpTunnelStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   // No subcommand: serve, like the original's `udpProxyServer.py -dp 5000 -cp 5001`.
   if (cmd === undefined || cmd === 'serve') {
     if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);

@@ -172,3 +172,22 @@ export function rateLimited(logger: Logger, intervalMs: number, now: () => numbe
     logger[level](msg + suffix);
   };
 }
+
+/** The events through which a daemon tells the log what happens (udp-proxy, udp-tunnel, ssdp-proxy). */
+export interface DaemonLogEvents {
+  info: (message: string) => void;
+  debug: (message: string) => void;
+  /** Something failed; the daemon goes on. The key rate-limits repeats of the same trouble. */
+  warning: (key: string, message: string) => void;
+}
+
+/** Writes a daemon's info, debug and warning events to the log; warnings at most once a minute per key. */
+export function logDaemonEvents(
+  daemon: { on<E extends keyof DaemonLogEvents>(event: E, listener: DaemonLogEvents[E]): unknown },
+  log: Logger,
+  warnOnce: RateLimitedLog,
+): void {
+  daemon.on('info', (msg) => log.info(msg));
+  daemon.on('debug', (msg) => log.debug(msg));
+  daemon.on('warning', (key, msg) => warnOnce(key, 'warn', msg));
+}

@@ -1,13 +1,29 @@
 // The parts of a proxy's command line that every bin shares.
-import { UsageError } from './cli';
+import { UsageError, type Args } from './cli';
 import { ConfigError } from './config';
 import { requestStatus } from './status-socket';
 
-/** `<proxy> status`: asks the running daemon and prints its status, as text or JSON. */
-export async function printStatus<S>(path: string, json: boolean, format: (status: S) => string): Promise<number> {
-  const s = (await requestStatus(path)) as S;
-  process.stdout.write(json ? JSON.stringify(s, null, 2) + '\n' : format(s) + '\n');
+/** `<proxy> status [--json] [--control-socket PATH]`: asks the running daemon and prints its status. */
+export async function statusCommand<S>(args: Args, defaultSocket: string, format: (status: S) => string): Promise<number> {
+  if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
+  const s = (await requestStatus(args['control-socket'] ?? defaultSocket)) as S;
+  process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : format(s) + '\n');
   return 0;
+}
+
+/**
+ * With flags, a config error names the flag, not the JSON field it became:
+ * `names` maps fields to flags; `fieldPrefix`, when given, may come before a
+ * field (udp-proxy's flags make its one rule, "proxy[0].").
+ */
+export function flagErrors(names: Record<string, string>, fieldPrefix = ''): (err: ConfigError) => string {
+  const prefix = fieldPrefix.replace(/[.[\]]/g, '\\$&');
+  const field = new RegExp(`^(?:${prefix})?([A-Za-z]+)(\\[\\d+\\])?$`);
+  return (err) => {
+    const m = field.exec(err.field);
+    const flag = m ? names[m[1]] : undefined;
+    return flag ? `${flag}: ${err.reason}` : err.message;
+  };
 }
 
 /**

@@ -11,6 +11,7 @@
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
+import type { DaemonLogEvents } from '../lib/log';
 import type { SsdpProxyConfig } from './config';
 import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from './counters';
 import { compileFilter, type Filter } from './filter';
@@ -35,11 +36,7 @@ export interface SsdpProxyDeps {
   sweepIntervalMs?: number;
 }
 
-export interface SsdpProxyEvents {
-  info: (message: string) => void;
-  debug: (message: string) => void;
-  warning: (key: string, message: string) => void;
-}
+export type SsdpProxyEvents = DaemonLogEvents;
 
 interface RemoteSearch {
   socket: dgram.Socket;

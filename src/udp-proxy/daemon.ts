@@ -3,6 +3,7 @@
 // keeps its sockets and sessions; the others are closed and opened anew.
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
+import type { DaemonLogEvents } from '../lib/log';
 import { defaultRuleName, ruleKey, type RuleOptions } from './config';
 import { ProxyRule, type CreateSocket, type RuleStatus } from './rule';
 
@@ -15,12 +16,7 @@ export interface UdpProxyDeps {
   retryIntervalMs?: number;
 }
 
-export interface UdpProxyEvents {
-  info: (message: string) => void;
-  debug: (message: string) => void;
-  /** Something failed; the daemon goes on. Keys are for rate limiting. */
-  warning: (key: string, message: string) => void;
-}
+export type UdpProxyEvents = DaemonLogEvents;
 
 export interface UdpProxyStatus {
   startedAt: number;

@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { ConfigError } from '../lib/config';
+import type { DaemonLogEvents } from '../lib/log';
 import { Opener, Sealer, TYPE_KEEPALIVE, TYPE_DATA } from './aead';
 import { AuthError, isSigned, NonceCache, signMessage, verifyMessage } from './control-auth';
 import { linuxDevices, type DeviceOps } from './device';
@@ -35,11 +36,7 @@ export interface UdpTunnelDeps {
   saveTunnels?: (tunnels: TunnelSpec[]) => void;
 }
 
-export interface UdpTunnelEvents {
-  info: (message: string) => void;
-  debug: (message: string) => void;
-  warning: (key: string, message: string) => void;
-}
+export type UdpTunnelEvents = DaemonLogEvents;
 
 export interface TunnelDrops {
   /** Keyed: failed authentication. */
