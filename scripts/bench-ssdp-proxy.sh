@@ -38,20 +38,6 @@ done
 
 bench_begin udm-bench-ssdp ssdpb
 
-ns() { ip netns exec "$P$1" "${@:2}"; }
-bg() { # NS LOG CMD... ; pid in BG_PID
-	ip netns exec "$P$1" "${@:3}" >"$2" 2>&1 </dev/null &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-}
-wait_until() { # SECS DESC CMD...
-	local end=$(($(date +%s) + $1)) desc=$2
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$end" ] || die "timed out waiting for $desc"
-		sleep 0.1
-	done
-}
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 # ------------------------------------------------------------ lab

@@ -42,19 +42,7 @@ NGINX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 
 bench_begin udm-bench-udp udpb
 
-ns() { ip netns exec "$P$1" "${@:2}"; }
-# bg NS CPUS LOG CMD... : background process in NS pinned to CPUS; pid in BG_PID
-bg() {
-	ip netns exec "$P$1" taskset -c "$2" "${@:4}" >"$3" 2>&1 </dev/null &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-}
-stop_bg() {
-	stop_pid "$1"
-	local keep=() p
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
+# Every process runs pinned: bg NS LOG taskset -c CPUS CMD... (taskset execs CMD, so BG_PID stays its pid).
 
 # ------------------------------------------------------------ tools and lab
 cc -O2 -Wall -o "$TMP/udpbench" scripts/bench/udpbench.c || die "cannot compile scripts/bench/udpbench.c"
@@ -91,7 +79,7 @@ for n in cli mid srv; do
 	ns "$n" sysctl -qw net.core.rmem_max=8388608 net.core.wmem_max=8388608 2>/dev/null || true
 done
 
-bg srv "$LOAD_CPUS" "$TMP/echo.log" "$B" echo 10.0.2.2 7000
+bg srv "$TMP/echo.log" taskset -c "$LOAD_CPUS" "$B" echo 10.0.2.2 7000
 
 cat >"$TMP/udp-proxy.json" <<EOF
 { "proxy": [
@@ -113,7 +101,7 @@ stream {
 EOF
 
 start_udp_proxy() {
-	bg mid "$PROXY_CPU" "$TMP/udp-proxy.out" "$UP" --config "$TMP/udp-proxy.json"
+	bg mid "$TMP/udp-proxy.out" taskset -c "$PROXY_CPU" "$UP" --config "$TMP/udp-proxy.json"
 	PROXY_PID=$BG_PID
 	for _ in $(seq 50); do
 		ns mid "$UP" status --control-socket "$TMP/udp-proxy.sock" >/dev/null 2>&1 && return 0
@@ -122,7 +110,7 @@ start_udp_proxy() {
 	die "udp-proxy did not start: $(cat "$TMP/udp-proxy.out")"
 }
 start_nginx() {
-	bg mid "$PROXY_CPU" "$TMP/nginx.out" nginx -c "$TMP/nginx.conf" -g 'daemon off;'
+	bg mid "$TMP/nginx.out" taskset -c "$PROXY_CPU" nginx -c "$TMP/nginx.conf" -g 'daemon off;'
 	PROXY_PID=$BG_PID
 	for _ in $(seq 50); do
 		ns mid ss -uln | grep -q '10.0.1.1:6012' && return 0
@@ -151,7 +139,7 @@ rr() { json "$(ns cli taskset -c "$LOAD_CPUS" "$B" rr "$1" "$2" "$CLIENTS" "$SEC
 # bulk ADDR PORT : Mbit/s arriving at the sink
 bulk() {
 	local out
-	bg srv "$LOAD_CPUS" "$TMP/sink.out" "$B" sink 10.0.2.2 7001 "$SECONDS_EACH"
+	bg srv "$TMP/sink.out" taskset -c "$LOAD_CPUS" "$B" sink 10.0.2.2 7001 "$SECONDS_EACH"
 	local sink=$BG_PID
 	sleep 0.2
 	ns cli taskset -c "$LOAD_CPUS" "$B" blast "$1" "$2" "$((SECONDS_EACH + 2))" 1200 || true

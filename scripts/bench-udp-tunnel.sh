@@ -33,27 +33,6 @@ done
 
 bench_begin udm-bench-tun utb
 
-ns() { ip netns exec "$P$1" "${@:2}"; }
-# bg NS LOG CMD... : background process in NS; pid in BG_PID
-bg() {
-	ip netns exec "$P$1" "${@:3}" >"$2" 2>&1 </dev/null &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-}
-stop_bg() {
-	stop_pid "$1"
-	local keep=() p
-	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-wait_until() { # SECS DESC CMD...
-	local end=$(($(date +%s) + $1)) desc=$2
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$end" ] || die "timed out waiting for $desc"
-		sleep 0.1
-	done
-}
 
 # ------------------------------------------------------------ lab
 for n in a b; do

@@ -47,26 +47,6 @@ bench_begin udm-bench udmb
 NS_UP=${P}up NS_RTR=${P}rtr NS_HOST=${P}host
 BG_PID=
 
-# bg NS LOG CMD... : CMD in namespace NS, in the background; pid in BG_PID.
-# `ip netns exec` execs CMD, so the pid is CMD's own.
-bg() {
-	local ns=$1 log=$2
-	shift 2
-	ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
-	BG_PID=$!
-	PIDS+=("$BG_PID")
-}
-
-# wait_until SECONDS WHAT CMD... : poll CMD every 0.1 s; die when it never succeeds.
-wait_until() {
-	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000)) what=$2
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		[ "${EPOCHREALTIME/./}" -lt "$deadline" ] || die "timed out waiting for $what"
-		sleep 0.1
-	done
-}
-
 alive() { kill -0 "$1" 2>/dev/null; }
 # kb PID FIELD : VmRSS / VmHWM of a running process, in kB.
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -216,7 +196,7 @@ bench_executable() {
 
 	uncache "$exe" "$node"
 	daemon_args "$name" "$TMP/idle-$base"
-	bg "$NS_RTR" "$TMP/idle-$base.out" "${run[@]}" "$exe" "${DARGS[@]}"
+	bg rtr "$TMP/idle-$base.out" "${run[@]}" "$exe" "${DARGS[@]}"
 	pid=$BG_PID
 	wait_until 30 "$base to open its control socket" test -S "$TMP/idle-$base.sock"
 	sleep 2
@@ -225,7 +205,7 @@ bench_executable() {
 	stop_pid "$pid"
 
 	# The baseline is sampled 2 s after it says it is up, like the daemon.
-	bg "$NS_RTR" "$TMP/idle-node-$arch.out" "${run[@]}" "$node" -e 'require("fs").writeFileSync(process.argv[1], ""); setInterval(() => {}, 1000)' "$TMP/ready-node-$arch"
+	bg rtr "$TMP/idle-node-$arch.out" "${run[@]}" "$node" -e 'require("fs").writeFileSync(process.argv[1], ""); setInterval(() => {}, 1000)' "$TMP/ready-node-$arch"
 	pid=$BG_PID
 	wait_until 30 "base node $arch to start" test -e "$TMP/ready-node-$arch"
 	sleep 2
@@ -245,7 +225,7 @@ echo "== mld-proxy (x64) in the lab"
 SOCK=$TMP/mld.sock
 daemon_args mld-proxy "$TMP/mld" --max-addresses "$FILL_N" --timeout 3600 --check-interval 30
 uncache "$MLD"
-bg "$NS_RTR" "$TMP/mld.out" "$MLD" "${DARGS[@]}"
+bg rtr "$TMP/mld.out" "$MLD" "${DARGS[@]}"
 MLD_PID=$BG_PID
 wait_until 10 "mld-proxy to open its control socket" test -S "$SOCK"
 sleep 2
@@ -263,7 +243,7 @@ IDLE_RSS=$(kb "$MLD_PID" VmRSS) IDLE_ANON=$(kb "$MLD_PID" RssAnon)
 # direct-join baseline measures exactly this kernel delay, so the ratio is what
 # the proxy adds.
 echo "   latency: $LATENCY_N direct joins (baseline), then $LATENCY_N DAD NS via the proxy"
-bg "$NS_UP" "$TMP/capture.log" "${TS[@]}" scripts/bench/mld-capture.ts --if wan0 --from-mac "$RTR_WAN_MAC"
+bg up "$TMP/capture.log" "${TS[@]}" scripts/bench/mld-capture.ts --if wan0 --from-mac "$RTR_WAN_MAC"
 CAP_PID=$BG_PID
 wait_until 15 "the MLD capture on wan0" grep -q '^# ready' "$TMP/capture.log"
 ip netns exec "$NS_RTR" "${TS[@]}" scripts/bench/join-groups.ts --if eth9 --prefix "$PREFIX" \
@@ -316,7 +296,7 @@ t1=$(now_us) c1=$(cpu_ticks "$MLD_PID")
 IDLE_CPU=$(cpu_pct $((c1 - c0)) $((t1 - t0)))
 
 before=$(status_json "$SOCK")
-bg "$NS_HOST" "$TMP/flood.log" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+bg host "$TMP/flood.log" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
 	--addresses "$FILL_N" --random 0.9 --rate "$FLOOD_RATE" --duration $((FLOOD_SECONDS + 1))
 FLOOD_PID=$BG_PID
 wait_until 15 "the flood to start" grep -q '^# sending' "$TMP/flood.log"

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # scripts/bench/lib.sh - what every bench script shares. Set BENCH_NAME, then
-# source this: it gives die; bench_begin TMPTAG PREFIX then makes the scratch
-# directory TMP, the namespace prefix P and the lists NSS (namespaces) and
-# PIDS (background processes) that the EXIT trap tears down.
+# source this: it gives die, stop_pid, wait_until; bench_begin TMPTAG PREFIX then
+# makes the scratch directory TMP, the namespace prefix P and the lists NSS
+# (namespaces) and PIDS (background processes) that the EXIT trap tears down;
+# ns, bg and stop_bg work in this run's namespaces.
 
 die() {
 	printf '%s: ERROR: %s\n' "$BENCH_NAME" "$*" >&2
@@ -18,6 +19,35 @@ stop_pid() {
 	done
 	kill -KILL "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
+}
+
+# wait_until SECONDS WHAT CMD... : poll CMD every 0.1 s; die when it never succeeds.
+wait_until() {
+	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000)) what=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		[ "${EPOCHREALTIME/./}" -lt "$deadline" ] || die "timed out waiting for $what"
+		sleep 0.1
+	done
+}
+
+# ns NAME CMD... : CMD in this run's namespace NAME (bench_begin's prefix added).
+ns() { ip netns exec "$P$1" "${@:2}"; }
+
+# bg NAME LOG CMD... : CMD in namespace NAME in the background, output to LOG;
+# pid in BG_PID (`ip netns exec` execs CMD, so the pid is CMD's own); stopped at exit.
+bg() {
+	ip netns exec "$P$1" "${@:3}" >"$2" 2>&1 </dev/null &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# stop_bg PID : stop one of bg's processes now, and forget it.
+stop_bg() {
+	stop_pid "$1"
+	local keep=() p
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
 }
 
 bench_cleanup() {
