@@ -18,22 +18,13 @@ DIST_EXE=dist/mld-proxy-linux-x64
 [ -x "$DIST_EXE" ] || bail "$DIST_EXE is missing; run make first"
 IF_UP=udmtnowan0 IF_DOWN=udmtnolan0
 
-# Processes started on "the gateway" carry the fake root in their command line.
-sweep_processes() {
-	local f pid
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		[ "$pid" != "$$" ] || continue
-		[[ " ${E2E_PIDS[*]} " != *" $pid "* ]] || continue # lib.sh stops those
-		if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$E2E_TMP/"; then kill -KILL "$pid" 2>/dev/null || true; fi
-	done
-}
+# Processes started on "the gateway" carry the fake root in their command line:
+# sweep_tmp_processes (lib.sh) kills them on the way out.
 MADE_PRIVSEP=0
 on_exit() {
 	local rc=$?
 	set +e # or a failed run's (exit 1) below would end this trap before the cleanup
-	sweep_processes
+	sweep_tmp_processes
 	if [ "$MADE_PRIVSEP" = 1 ]; then rmdir /run/sshd 2>/dev/null || true; fi
 	(exit "$rc")
 	_e2e_cleanup

@@ -19,21 +19,12 @@ DIST_EXE=dist/mld-proxy-linux-x64
 IF_UP=udmtnowan0 IF_DOWN=udmtnolan0
 
 # Every process this test starts has $E2E_TMP in its command line (the fake root
-# is there): kill them all on the way out, then let lib.sh clean up the rest.
-sweep_processes() {
-	local f pid
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}
-		pid=${pid%/cmdline}
-		[ "$pid" != "$$" ] || continue
-		[[ " ${E2E_PIDS[*]} " != *" $pid "* ]] || continue # lib.sh stops those
-		if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$E2E_TMP/"; then kill -KILL "$pid" 2>/dev/null || true; fi
-	done
-}
+# is there): sweep_tmp_processes (lib.sh) kills them all on the way out, then
+# lib.sh cleans up the rest.
 on_exit() {
 	local rc=$?
 	set +e # or a failed run's (exit 1) below would end this trap before the cleanup
-	sweep_processes
+	sweep_tmp_processes
 	(exit "$rc")
 	_e2e_cleanup
 }

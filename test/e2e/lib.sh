@@ -185,6 +185,20 @@ bg_stop() {
 # bg_alive PID : true while the process is running.
 bg_alive() { kill -0 "$1" 2>/dev/null; }
 
+# sweep_tmp_processes : kill every process with $E2E_TMP/ in its command line that
+#   bg_in did not start (those are stopped at exit anyway): what a test's scripts
+#   started under a fake root there, e.g. daemons run by an installer.
+sweep_tmp_processes() {
+	local f pid
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}
+		pid=${pid%/cmdline}
+		[ "$pid" != "$$" ] || continue
+		[[ " ${E2E_PIDS[*]} " != *" $pid "* ]] || continue # lib.sh stops those
+		if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$E2E_TMP/"; then kill -KILL "$pid" 2>/dev/null || true; fi
+	done
+}
+
 # ---------------------------------------------------------------- packet capture
 # cap_start LABEL NAME IFACE [FILTER...] : tcpdump (text, -n) in namespace NAME on
 #   IFACE into $E2E_TMP/cap-LABEL.txt; returns once tcpdump is listening.
