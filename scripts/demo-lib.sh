@@ -21,3 +21,16 @@ run() {
 	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/    /'
 	return "$rc"
 }
+# demo_exe VAR PROXY : set VAR to this machine's build of PROXY in $root/dist; bail
+#   (with the reason) when there is none.
+demo_exe() {
+	local arch
+	case "$(uname -m)" in
+	x86_64) arch=x64 ;;
+	aarch64) arch=arm64 ;;
+	*) bail "no $2 build for $(uname -m)" ;;
+	esac
+	# shellcheck disable=SC2154 # root: set by the demo that sources this
+	printf -v "$1" '%s' "$root/dist/$2-linux-$arch"
+	[ -x "${!1}" ] || bail "${!1} is missing" "build it first: make"
+}

@@ -15,14 +15,8 @@ need_cmd ip bridge ndppd radvd python3 ping setsid awk
 MLD_WITH_OTHER=0
 . "$root/test/e2e/mld-topology.sh"
 
-case "$(uname -m)" in
-x86_64) MP="$root/dist/mld-proxy-linux-x64" ;;
-aarch64) MP="$root/dist/mld-proxy-linux-arm64" ;;
-*) bail "no mld-proxy build for $(uname -m)" ;;
-esac
-[ -x "$MP" ] || bail "$MP is missing" "build it first: make"
-
 . "$root/scripts/demo-lib.sh"
+demo_exe MP mld-proxy
 
 gw_ping() { nsx gw ping -6 -n -c1 -W2 "$HOST_ADDR" >/dev/null; }
 gw_forget() { nsx gw ip -6 neigh del "$HOST_ADDR" dev "$GW_BR" 2>/dev/null || true; }

@@ -15,12 +15,7 @@ need_cmd ip ping python3 minidlnad curl setsid
 . "$root/test/e2e/ssdp-proxy-topology.sh"
 . "$root/scripts/demo-lib.sh"
 
-case "$(uname -m)" in
-x86_64) SP="$root/dist/ssdp-proxy-linux-x64" ;;
-aarch64) SP="$root/dist/ssdp-proxy-linux-arm64" ;;
-*) bail "no ssdp-proxy build for $(uname -m)" ;;
-esac
-[ -x "$SP" ] || bail "$SP is missing" "build it first: make"
+demo_exe SP ssdp-proxy
 MS=urn:schemas-upnp-org:device:MediaServer:1
 URL=http://192.168.1.10:8200/rootDesc.xml
 # search : show and run an M-SEARCH for media servers on B's LAN (MX 1, 2 s of

@@ -15,12 +15,7 @@ need_cmd ip nft dnsmasq dig setsid
 . "$root/test/e2e/udp-proxy-topology.sh"
 . "$root/scripts/demo-lib.sh"
 
-case "$(uname -m)" in
-x86_64) UP="$root/dist/udp-proxy-linux-x64" ;;
-aarch64) UP="$root/dist/udp-proxy-linux-arm64" ;;
-*) bail "no udp-proxy build for $(uname -m)" ;;
-esac
-[ -x "$UP" ] || bail "$UP is missing" "build it first: make"
+demo_exe UP udp-proxy
 SOCK="$E2E_TMP/udp-proxy.sock"
 ask() { nsx client dig +tries=1 +time=2 @10.0.1.1 -p 5353 svc.test A; }
 answered() { ask | grep -q '^svc\.test\..*192\.0\.2\.53'; }

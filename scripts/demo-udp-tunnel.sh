@@ -15,12 +15,7 @@ need_cmd ip ping setsid
 . "$root/test/e2e/udp-tunnel-topology.sh"
 . "$root/scripts/demo-lib.sh"
 
-case "$(uname -m)" in
-x86_64) UT="$root/dist/udp-tunnel-linux-x64" ;;
-aarch64) UT="$root/dist/udp-tunnel-linux-arm64" ;;
-*) bail "no udp-tunnel build for $(uname -m)" ;;
-esac
-[ -x "$UT" ] || bail "$UT is missing" "build it first: make"
+demo_exe UT udp-tunnel
 # ctl HOST ARGS... : show and run `udp-tunnel ctl` on that host.
 ctl() {
 	local h=$1
