@@ -16,7 +16,7 @@ import type { SsdpProxyConfig } from './config';
 import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from './counters';
 import { compileFilter, type Filter } from './filter';
 import { decodeFrame, encodeFrame, FrameError, newMessageId, ReplayGuard, type Frame, type FrameType } from './frame';
-import { LanSide, quietly, SSDP_PORT, type Lan } from './lans';
+import { LanSide, quietly, SSDP_PORT, type CreateSocket, type Lan } from './lans';
 import { header, parseSsdp, searchWaitSeconds, SsdpParseError, type SsdpMessage } from './message';
 import { PendingSearchTable } from './pending';
 
@@ -30,7 +30,7 @@ export type SsdpProxyOptions = Pick<SsdpProxyConfig, 'lans' | 'peers' | 'key' | 
 
 export interface SsdpProxyDeps {
   now?: () => number;
-  createSocket?: (type: 'udp4' | 'udp6') => dgram.Socket;
+  createSocket?: CreateSocket;
   readInterfaces?: InterfaceWatcherOptions['read'];
   watchIntervalMs?: number;
   sweepIntervalMs?: number;
@@ -61,7 +61,7 @@ function isIPv6Message(m: SsdpMessage): boolean {
 export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private opts: SsdpProxyOptions;
   private readonly now: () => number;
-  private readonly createSocket: (type: 'udp4' | 'udp6') => dgram.Socket;
+  private readonly createSocket: CreateSocket;
   private readonly startedAt: number;
   private readonly lanSide: LanSide;
   private peers = new Map<string, PeerCounters>();
@@ -350,11 +350,11 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     }
     const p = this.pending.get(f.requestId);
     if (!p) return bump(c.drops, 'late-or-unknown-reply');
-    const sent = this.lanSide.reply(p.clientAddress, p.clientPort, f.payload, (err) => {
+    const lan = this.lanSide.lanOf(p.clientAddress);
+    const sent = this.lanSide.reply(lan, p.clientAddress, p.clientPort, f.payload, (err) => {
       if (err) this.emit('warning', 'reply-send', `sending a reply to ${p.clientAddress}:${p.clientPort}: ${err.message}`);
     });
     if (!sent) return bump(c.drops, 'client-lan-gone');
-    const lan = this.lanSide.lanOf(p.clientAddress);
     if (lan) lan.counters.repliesRouted++;
     this.emit('debug', `reply for ${f.requestId} from peer ${from} to ${p.clientAddress}:${p.clientPort}`);
   }

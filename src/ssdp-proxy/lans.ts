@@ -50,6 +50,9 @@ export type CreateSocket = (type: 'udp4' | 'udp6') => dgram.Socket;
 /** Binds a socket, rejecting with an error that says what it was for. */
 export type BindSocket = (socket: dgram.Socket, address: string, port: number, what: string) => Promise<void>;
 
+/** The address a LAN's group traffic goes out from: any one we joined on (the group is per link). */
+const firstJoined = (lan: Lan): string | undefined => lan.joined.values().next().value;
+
 const newLan = (name: string): Lan => ({ name, joined: new Set(), nets: [], joined6: false, nets6: [], addrs6: new Set(), counters: newLanCounters() });
 /** For closing and leaving: a socket closed already or an interface gone with its membership is fine. */
 export const quietly = (f: () => void): void => {
@@ -214,14 +217,13 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
 
   /** The IPv4 address a frame from this LAN names as its origin. */
   origin(lan?: Lan): string {
-    return (lan && [...lan.joined][0]) ?? '0.0.0.0';
+    return (lan && firstJoined(lan)) ?? '0.0.0.0';
   }
 
   /** Sends one datagram to the SSDP group on every LAN that has joined it. */
   multicast(socket: dgram.Socket, payload: Buffer, count: (lan: Lan) => void, v6 = false): void {
     for (const lan of this.lans.values()) {
-      // One address per interface is enough: the group is per link.
-      const via = v6 ? (lan.joined6 ? `::%${lan.name}` : undefined) : [...lan.joined][0];
+      const via = v6 ? (lan.joined6 ? `::%${lan.name}` : undefined) : firstJoined(lan);
       if (via === undefined) continue;
       try {
         socket.setMulticastInterface(via);
@@ -233,9 +235,12 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
     }
   }
 
-  /** Sends a reply to a client on a LAN from port 1900, as a device would. False: no socket to send it from. */
-  reply(address: string, port: number, payload: Buffer, cb: (err: Error | null) => void): boolean {
-    const socket = address.includes(':') ? this.lanOf(address)?.socket6 : this.socket4;
+  /**
+   * Sends a reply to a client from port 1900, as a device would; `lan` is the
+   * client's (lanOf). False: no socket to send it from.
+   */
+  reply(lan: Lan | undefined, address: string, port: number, payload: Buffer, cb: (err: Error | null) => void): boolean {
+    const socket = address.includes(':') ? lan?.socket6 : this.socket4;
     if (!socket) return false;
     socket.send(payload, port, address, cb);
     return true;
