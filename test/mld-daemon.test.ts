@@ -136,8 +136,13 @@ test('addresses outside the prefix, link-local and malformed frames are counted,
   bad[14 + 7] = 64; // hop limit 64: not NDP from the link (RFC 4861 s7.1.1)
   h.send(bad);
   h.send(h.ns('2001:db8:1::6', '2001:db8:1::1').subarray(0, 60)); // truncated
+  const corrupt = h.ns('2001:db8:1::7', '2001:db8:1::1');
+  corrupt[14 + 40 + 2] ^= 0xff; // the kernel would drop it: we must not join for it
+  h.send(corrupt);
   const s = h.proxy.status();
   assert.equal(s.addresses.length, 0);
+  assert.equal(h.joined.size, 0);
+  assert.equal(s.counters.malformed.checksum, 1);
   assert.equal(s.counters.ignored['outside-prefix'], 1);
   assert.equal(s.counters.ignored['link-local'], 1);
   assert.equal(s.counters.malformed['hop-limit'], 1);

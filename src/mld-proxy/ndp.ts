@@ -2,12 +2,13 @@
 // hands us). decodeNdpFrame runs once per captured frame, so it reads bytes in place and
 // returns subarray views into the frame rather than copies.
 //
-// Checksums are deliberately NOT verified on decode, although RFC 4861 s7.1.1/s7.1.2 lists
-// them: a packet socket sees frames before the IPv6 stack checks anything, and frames the
-// gateway itself sends (ndppd's proxied NS/NA) are captured with checksum offload still
-// pending (CHECKSUM_PARTIAL: only the pseudo-header sum in the field), so a check would drop
-// good frames. What a corrupted frame can cost us is bounded anyway: at most one extra
-// solicited-node join for one table lifetime, and only for an address inside our prefixes.
+// The ICMPv6 checksum is verified (RFC 4861 s7.1.1, s7.1.2): the kernel drops an NS/NA whose
+// checksum fails, so a frame it would not accept must not make us join a group either. The
+// frames a packet socket would hand us with the checksum still pending (CHECKSUM_PARTIAL: only
+// the pseudo-header sum in the field) are the gateway's own outgoing ones (ndppd's proxied
+// NS/NA), and the BPF filter (bpf.ts) drops every outgoing frame before we see it. Linux itself
+// computes NDP checksums in software (ndisc_send_skb, rawv6_push_pending_frames), so NDP that a
+// LAN host sends arrives with its checksum complete.
 
 import { parseIPv6 } from '../lib/ip';
 import { isSolicitedNodeGroup } from './solicited-node';
@@ -17,6 +18,7 @@ export type NdpErrorReason =
   | 'truncated'
   | 'ip-version'
   | 'hop-limit'
+  | 'checksum'
   | 'code'
   | 'length'
   | 'option'
@@ -126,6 +128,10 @@ export function decodeNdpFrame(frame: Uint8Array): NdpMessage {
   // RFC 4861 s7.1.1 (NS) and s7.1.2 (NA), in the order the RFC lists them.
   // Hop limit 255 proves the sender is on-link: a router would have decremented it.
   if (hopLimit !== 255) throw new NdpError('hop-limit', `${name} hop limit is ${hopLimit}, must be 255`);
+  const checksum = icmpv6Checksum(frame.subarray(ip + 8, ip + 24), frame.subarray(ip + 24, ip + 40), frame.subarray(icmp, end));
+  if (checksum !== 0) {
+    throw new NdpError('checksum', `${name} ICMPv6 checksum 0x${((frame[icmp + 2] << 8) | frame[icmp + 3]).toString(16).padStart(4, '0')} is wrong (RFC 4443 s2.3)`);
+  }
   if (icmpLength < NDP_MIN_LENGTH) throw new NdpError('length', `${name} ICMPv6 length is ${icmpLength}, must be at least ${NDP_MIN_LENGTH}`);
   if (frame[icmp + 1] !== 0) throw new NdpError('code', `${name} ICMPv6 code is ${frame[icmp + 1]}, must be 0`);
   if (frame[icmp + 8] === 0xff) throw new NdpError('target-multicast', `${name} target address is multicast`);
