@@ -88,6 +88,17 @@ test('string flags without a value are refused', () => {
   assert.is(usageError(() => parseArgs(['--interval'], spec)), 'option --interval needs a value');
 });
 
+test('anyValue options take the next word even when it starts with a dash (getopt)', () => {
+  const any = { ...spec, string: [...spec.string, 'name'], alias: { ...spec.alias, n: 'name' }, anyValue: ['name'] };
+  assert.is(parseArgs(['-n', '-x'], any).name, '-x');
+  assert.is(parseArgs(['--name', '--foreground'], any).name, '--foreground');
+  assert.is(parseArgs(['-hn', '-'], any).name, '-');
+  assert.is(parseArgs(['--name=-y', '--foreground'], any).foreground, true);
+  assert.is(usageError(() => parseArgs(['-n'], any)), 'option --name needs a value');
+  // Options not listed keep refusing a missing value.
+  assert.is(usageError(() => parseArgs(['--config', '--foreground'], any)), 'option --config needs a value');
+});
+
 function recorder() {
   const rec = { err: '', code: -1 };
   const io = { stderr: (s: string) => void (rec.err += s), exit: (c: number) => void (rec.code = c) };

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeControlBody, encodeControlBody, netmask, prefixLengthOf, type TunnelSpec } from '../src/udp-tunnel/tunnel-spec';
+import { decodeControlBody, encodeControlBody, netmask, prefixLengthOf, tunnelName, type TunnelSpec } from '../src/udp-tunnel/tunnel-spec';
 
 // What the original udpProxyServerControl.py sends (json.dumps of its dict).
 const ORIGINAL =
@@ -60,6 +60,20 @@ const bad: [string, string, RegExp][] = [
   ['IPv6 route', '{"op":"add","tunnel":[{"name":"a","tunnelIP":"10.0.0.1","remoteServer":"192.0.2.2","routes":["2001:db8::/32"]}]}', /not an IPv4 prefix/],
   ['route not a string', '{"op":"add","tunnel":[{"name":"a","tunnelIP":"10.0.0.1","remoteServer":"192.0.2.2","routes":[5]}]}', /routes\[0\]/],
 ];
+test('a new name must start with a letter or digit; the refusal names the rule', () => {
+  for (const name of ['-x', '_a', '.a', '-', '--help']) {
+    const body = JSON.stringify({ op: 'add', tunnel: [{ name, tunnelIP: '10.0.0.1', remoteServer: '192.0.2.2' }] });
+    assert.throws(() => decodeControlBody(body), /tunnel\[0\]\.name: .* is not a valid tunnel name \(1\.\.15 of A-Z a-z 0-9 _ \. -, starting with a letter or digit\)/);
+  }
+  for (const name of ['a', '0', 'udp2', 'a-b_c.d', 'A23456789012345']) assert.is(tunnelName(name, 'n'), name);
+});
+
+test('del takes a name an earlier version let add make (starting with - _ or .)', () => {
+  assert.equal(decodeControlBody('{"op":"del","tunnel":[{"name":"-x"}]}'), { op: 'del', names: ['-x'] });
+  assert.equal(decodeControlBody('{"op":"del","tunnel":[{"name":"_a"}]}'), { op: 'del', names: ['_a'] });
+  assert.throws(() => decodeControlBody('{"op":"del","tunnel":[{"name":"a b"}]}'), /not a valid tunnel name/);
+});
+
 for (const [what, body, re] of bad) {
   test(`refused: ${what}`, () => assert.throws(() => decodeControlBody(body), re));
 }

@@ -31,6 +31,11 @@ test('save then load through a file; a missing file is empty; mode 0600', () => 
   }
 });
 
+test('a tunnel an earlier version made with a leading - _ or . is restored', () => {
+  const t = decodeState('{"version":1,"tunnels":[{"name":"-x","tunnelIP":"10.0.0.1","remoteServer":"192.0.2.2"}]}');
+  assert.is(t[0].name, '-x');
+});
+
 test('a damaged or hand-edited file is refused with the field named', () => {
   assert.throws(() => decodeState('{"version":1,"tunnels":['), /not valid JSON/);
   assert.throws(() => decodeState('{"version":2,"tunnels":[]}'), /state\.version/);

@@ -18,7 +18,7 @@ import { createUdpTunnel, type ControlReply, type UdpTunnelStatus } from '../udp
 import { deriveKeys, type TunnelKeys } from '../udp-tunnel/keys';
 import { loadState, saveState } from '../udp-tunnel/state-file';
 import { formatStatus } from '../udp-tunnel/status-format';
-import { encodeControlBody, mtu, netmask, route, tunnelName, unicastIPv4 } from '../udp-tunnel/tunnel-spec';
+import { encodeControlBody, existingTunnelName, mtu, netmask, route, tunnelName, unicastIPv4 } from '../udp-tunnel/tunnel-spec';
 import { logDaemonEvents, parseLevel, type Level } from '../lib/log';
 
 const NAME = 'udp-tunnel';
@@ -55,7 +55,8 @@ ctl options:
   -s, --server HOST         the daemon to talk to (a local address means 127.0.0.1)
   -p, --port PORT           its control port (5001)
   -o, --op OP               add, del (delete) or list (add)
-  -n, --name NAME           tun device name (1..15 of A-Z a-z 0-9 _ . -)
+  -n, --name NAME           tun device name (1..15 of A-Z a-z 0-9 _ . -,
+                            starting with a letter or digit)
   -t, --tunnel IP           the tunnel's local address
   -m, --netmask MASK        255.255.255.0 or 24 (255.255.255.252); -m with a
                             number above 32 is the MTU, as in the original
@@ -72,6 +73,8 @@ const SPEC = {
   boolean: ['help', 'version', 'json'],
   integer: ['data-port', 'control-port', 'keepalive', 'port', 'mtu'],
   repeatable: ['route'],
+  // A tunnel name is the user's word: "-n -x" must reach the daemon, which says what is wrong with it.
+  anyValue: ['name'],
   alias: { h: 'help', v: 'version', s: 'server', p: 'port', o: 'op', n: 'name', t: 'tunnel', r: 'remote' },
 };
 
@@ -189,11 +192,12 @@ function ctlBody(args: Args): string {
   if (op === 'list') return encodeControlBody('list');
   if (op !== 'add' && op !== 'del' && op !== 'delete') throw new UsageError(`-o: expected add, del or list, got ${JSON.stringify(op)}`);
   if (!args.name) throw new UsageError('-n NAME is missing');
-  const name = flag('name', () => tunnelName(args.name, 'name'));
   if (op !== 'add') {
+    const name = flag('name', () => existingTunnelName(args.name, 'name'));
     // The original client required -t and -r for del too; we take and ignore them.
     return encodeControlBody('del', { name });
   }
+  const name = flag('name', () => tunnelName(args.name, 'name'));
   if (!args.tunnel) throw new UsageError('-t TUNNEL_IP is missing');
   if (!args.remote) throw new UsageError('-r REMOTE is missing');
   return encodeControlBody('add', {

@@ -16,6 +16,10 @@ export interface ArgSpec {
   repeatable?: string[];
   // Parsed as base-10 integers; mri's own coercion would take "1e3" or "0x10".
   integer?: string[];
+  // String options whose value may itself start with '-' (a name the user chose):
+  // the next word is their value whatever it looks like, as getopt(3) does for an
+  // option with a required argument. Others keep refusing "--config --foreground".
+  anyValue?: string[];
 }
 
 export type Args = mri.Argv<Record<string, any>>;
@@ -40,7 +44,7 @@ export function parseArgs(argv: string[], spec: ArgSpec = {}): Args {
   const alias: Record<string, string[]> = {};
   for (const name of known) alias[name] = [];
 
-  const out: Args = mri(canonicalArgv(argv, groups, canon), {
+  const out: Args = mri(canonicalArgv(argv, groups, canon, new Set(names(spec.anyValue))), {
     string: [...string],
     boolean: [...boolean],
     alias,
@@ -73,7 +77,7 @@ export function parseArgs(argv: string[], spec: ArgSpec = {}): Args {
 }
 
 // Rewrites aliases to their canonical long name: "-fc x" -> "--foreground --config x".
-function canonicalArgv(argv: string[], groups: Map<string, string[]>, canon: (n: string) => string): string[] {
+function canonicalArgv(argv: string[], groups: Map<string, string[]>, canon: (n: string) => string, anyValue: Set<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -91,7 +95,10 @@ function canonicalArgv(argv: string[], groups: Map<string, string[]>, canon: (n:
     parts.forEach((p, k) => {
       const name = groups.has(p) ? canon(p) : p;
       const dash = name.length > 1 || dashes === '--' ? '--' : '-';
-      out.push(dash + no + name + (k === parts.length - 1 ? value : ''));
+      const last = k === parts.length - 1;
+      // "-n -x" -> "--name=-x": mri would read "-x" as an option of its own.
+      if (last && !value && !no && anyValue.has(name) && i + 1 < argv.length) out.push(`${dash}${name}=${argv[++i]}`);
+      else out.push(dash + no + name + (last ? value : ''));
     });
   }
   return out;

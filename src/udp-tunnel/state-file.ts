@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { writeFileAtomic } from '../lib/atomic-file';
 import { array, ConfigError, object } from '../lib/config';
-import { tunnelSpec, type TunnelSpec } from './tunnel-spec';
+import { existingTunnelName, tunnelSpec, type TunnelSpec } from './tunnel-spec';
 
 export const STATE_VERSION = 1;
 
@@ -21,7 +21,8 @@ export function decodeState(text: string): TunnelSpec[] {
   }
   const o = object(v, 'state');
   if (o.version !== STATE_VERSION) throw new ConfigError('state.version', `expected ${STATE_VERSION}`);
-  return array(o.tunnels, 'state.tunnels', tunnelSpec);
+  // Written by an earlier version too: a name `add` no longer takes is still restored (and deletable).
+  return array(o.tunnels, 'state.tunnels', (t, f) => tunnelSpec(t, f, existingTunnelName));
 }
 
 /** A missing file is an empty table. */

@@ -27,13 +27,29 @@ export const MAX_TUNNELS_PER_MESSAGE = 64;
 export const MAX_ROUTES = 64;
 const ALLOWED_KEYS = ['name', 'tunnelIP', 'netmask', 'mtu', 'remoteServer', 'routes', 'route'];
 
-/** Linux interface names: 1..15 bytes; we allow only a safe charset. */
+/**
+ * Linux interface names: 1..15 bytes; we allow only a safe charset, and the first character
+ * must be a letter or digit: a name starting with '-' reads as an option to `ip` and to our own
+ * ctl, and "." or ".." as a directory under /sys/class/net.
+ */
+export const TUNNEL_NAME_RULE = '1..15 of A-Z a-z 0-9 _ . -, starting with a letter or digit';
+
 export function tunnelName(v: unknown, field: string): string {
   if (typeof v !== 'string') throw new ConfigError(field, `expected a string, got ${show(v)}`);
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(v) || v === '.' || v === '..') {
-    throw new ConfigError(field, `${show(v.slice(0, 32))} is not a valid tunnel name (1..15 of A-Z a-z 0-9 _ . -)`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(v)) {
+    throw new ConfigError(field, `${show(v.slice(0, 32))} is not a valid tunnel name (${TUNNEL_NAME_RULE})`);
   }
   return v;
+}
+
+/**
+ * The name of a tunnel that may exist already: what `add` took before the first character had
+ * to be a letter or digit. `del` and the state file take these, so a tunnel made then can still
+ * be restored and deleted.
+ */
+export function existingTunnelName(v: unknown, field: string): string {
+  if (typeof v === 'string' && /^[A-Za-z0-9_.-]{1,15}$/.test(v) && v !== '.' && v !== '..') return v;
+  return tunnelName(v, field);
 }
 
 /** "255.255.255.0", "24" or "/24" -> the dotted mask. */
@@ -92,7 +108,7 @@ export function route(v: unknown, field: string): string {
   return formatCidr(c);
 }
 
-export function tunnelSpec(v: unknown, field: string): TunnelSpec {
+export function tunnelSpec(v: unknown, field: string, name: typeof tunnelName = tunnelName): TunnelSpec {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(field, `expected an object, got ${show(v)}`);
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!ALLOWED_KEYS.includes(k)) throw new ConfigError(`${field}.${k}`, 'unknown key');
@@ -102,7 +118,7 @@ export function tunnelSpec(v: unknown, field: string): TunnelSpec {
   };
   const routes = o.routes ?? o.route;
   return {
-    name: tunnelName(need('name'), `${field}.name`),
+    name: name(need('name'), `${field}.name`),
     tunnelIP: unicastIPv4(need('tunnelIP'), `${field}.tunnelIP`),
     netmask: o.netmask === undefined ? DEFAULT_NETMASK : netmask(o.netmask, `${field}.netmask`),
     mtu: o.mtu === undefined ? DEFAULT_MTU : mtu(o.mtu, `${field}.mtu`),
@@ -133,7 +149,7 @@ export function decodeControlBody(text: string): ControlRequest {
     op: 'del',
     names: list.map((t, i) => {
       if (typeof t !== 'object' || t === null) throw new ConfigError(`tunnel[${i}]`, `expected an object, got ${show(t)}`);
-      return tunnelName((t as Record<string, unknown>).name, `tunnel[${i}].name`);
+      return existingTunnelName((t as Record<string, unknown>).name, `tunnel[${i}].name`);
     }),
   };
 }

@@ -145,6 +145,8 @@ check "bad JSON: error reply" bad_reply '{"op": "add", "tunnel": [' '"ok":false.
 check "string MTU: error reply" bad_reply '{"op":"add","tunnel":[{"name":"x1","tunnelIP":"10.0.9.1","netmask":"255.255.255.0","mtu":"big","remoteServer":"192.0.2.99"}]}' 'mtu.*integer'
 check "name too long: error reply" bad_reply '{"op":"add","tunnel":[{"name":"abcdefghijklmnopq","tunnelIP":"10.0.9.1","remoteServer":"192.0.2.99"}]}' 'not a valid tunnel name'
 check "bad netmask: error reply" bad_reply '{"op":"add","tunnel":[{"name":"x1","tunnelIP":"10.0.9.1","netmask":"255.0.255.0","remoteServer":"192.0.2.99"}]}' 'contiguous'
+check "a name starting with '-': the daemon refuses it, naming the rule" bad_reply '{"op":"add","tunnel":[{"name":"-x","tunnelIP":"10.0.9.1","remoteServer":"192.0.2.99"}]}' 'starting with a letter or digit'
+check "ctl -n -x: the name reaches the rule (not 'unknown option -x')" usage_refused '--name: "-x" is not a valid tunnel name .*starting with a letter or digit' ctl -s 127.0.0.1 -o add -n -x -t 10.0.0.1 -r 192.0.2.9
 check "del of an unknown tunnel: error reply (the original crashed)" bad_reply '{"op":"del","tunnel":[{"name":"nope"}]}' 'no tunnel nope'
 check "h1 daemon still running after bad messages" bg_alive "${PID[h1]}"
 
@@ -205,8 +207,13 @@ check "state file has udp3" grep -q '"udp3"' "$T/h1.state"
 
 bg_stop "${PID[h1]}"
 check "stopping h1's daemon removes udp3" not ip -n "$(ns_name h1)" link show udp3
+# A tunnel an earlier version let the original client add, named "-x" (issue 15).
+python3 -c 'import json,sys; f=sys.argv[1]; s=json.load(open(f)); s["tunnels"].append({"name":"-x","tunnelIP":"10.0.7.1","netmask":"255.255.255.252","mtu":1500,"remoteServer":"192.0.2.97","routes":[]}); json.dump(s,open(f,"w"))' "$T/h1.state"
 serve h1
 wait_for 5 "restarted h1 restores udp3 from the state file" ip -n "$(ns_name h1)" link show udp3
+wait_for 5 "... and the earlier version's tunnel -x" ip -n "$(ns_name h1)" link show dev -x
+check "ctl -o del -n -x deletes it (was: unknown option -x)" ctl h1 -s 192.0.2.1 -o del -n -x
+check "... the device -x is gone" not ip -n "$(ns_name h1)" link show dev -x
 check "... with its route" bash -c "ip -n $(ns_name h1) route show 192.168.3.0/24 | grep -q 'dev udp3'"
 check "... and without udp2" not ip -n "$(ns_name h1)" link show udp2
 wait_for 5 "ping h1 -> h3 LAN host after the restart" nsx h1 ping -c 1 -W 1 192.168.3.2
