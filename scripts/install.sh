@@ -4,7 +4,7 @@
 #   curl -fsSL https://github.com/udm-proxies/udm-proxies/releases/latest/download/install.sh |
 #     sh -s -- mld-proxy eth9 br0
 #
-#   install.sh [--with-boot-service] <proxy> [proxy arguments...]
+#   install.sh <proxy> [proxy arguments...]
 #
 # Environment:
 #   UDM_PROXIES_URL   where to download from (default: the latest GitHub release)
@@ -14,15 +14,15 @@
 # Everything it writes (check-then-act, so running it again changes nothing):
 #   /data/udm-proxies/<proxy>/<proxy>       the executable (<proxy>.prev: the one before)
 #   /data/udm-proxies/<proxy>.conf          your settings; created only if absent
-#   /data/on_boot.d/10-<proxy>.sh           starts it at boot (from on_boot.d/10-proxy.sh.in)
-#   /data/udm-proxies/udm-proxies           status, logs, doctor, upgrade, uninstall...
-#   /etc/systemd/system/udm-proxies-boot.service   only with --with-boot-service
+#   /data/on_boot.d/10-<proxy>.sh           keeps it running (from on_boot.d/10-proxy.sh.in)
+#   /data/udm-proxies/udm-proxies           status, logs, doctor, repair, upgrade, uninstall...
+#   /etc/systemd/system/udm-proxies-<proxy>.service   the unit that starts it at boot,
+#       and its link in multi-user.target.wants/ (written by the on-boot script)
 # All logic is in functions and main runs on the last line: a truncated
 # download does nothing.
 set -eu
 
 DEFAULT_URL=https://github.com/udm-proxies/udm-proxies/releases/latest/download
-BOOT_UNIT=udm-proxies-boot.service
 # Room kept free on /data besides the new executable.
 SPARE_KB=8192
 
@@ -35,21 +35,19 @@ die() {
 
 usage() {
 	cat <<EOF
-Usage: install.sh [--with-boot-service] <proxy> [proxy arguments...]
+Usage: install.sh <proxy> [proxy arguments...]
   curl -fsSL $DEFAULT_URL/install.sh | sh -s -- mld-proxy eth9 br0
 Proxies: mld-proxy, ssdp-proxy, udp-proxy, udp-tunnel. The arguments are the proxy's own (see
 '<proxy> --help'); they are saved in /data/udm-proxies/<proxy>.conf on the first
-install, and an upgrade keeps that file as it is.
-  --with-boot-service   when unifios-utilities' udm-boot is not installed, add our
-                        own small systemd unit that runs /data/on_boot.d/*.sh at boot
+install, and an upgrade keeps that file as it is. Each proxy gets a systemd unit
+that starts it at boot and after a crash; udm-boot is not needed.
 EOF
 }
 
 parse_args() {
-	WITH_BOOT_SERVICE=0
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--with-boot-service) WITH_BOOT_SERVICE=1 ;;
+		--with-boot-service) say "--with-boot-service is no longer needed: every proxy gets a unit of its own" ;;
 		-h | --help)
 			usage
 			exit 0
@@ -87,7 +85,6 @@ set_paths() {
 	DATA=$ROOT/data
 	RUN=$ROOT/run
 	LOGDIR=$ROOT/var/log
-	ETC_UNITS=$ROOT/etc/systemd/system
 	BASE=$DATA/udm-proxies
 	DIR=$BASE/$PROXY
 	EXE=$DIR/$PROXY
@@ -271,37 +268,10 @@ EOF
 	CHANGED=1
 }
 
-boot_runner() {
-	for _u in "$ROOT/etc/systemd/system" "$ROOT/lib/systemd/system" "$ROOT/usr/lib/systemd/system"; do
-		if [ -f "$_u/udm-boot.service" ]; then return 0; fi
-	done
-	if [ -f "$ETC_UNITS/$BOOT_UNIT" ]; then return 0; fi
-	if [ "$WITH_BOOT_SERVICE" = 1 ]; then
-		command -v systemctl >/dev/null 2>&1 || die "--with-boot-service needs systemd, and systemctl is missing"
-		mkdir -p "$ETC_UNITS"
-		cat >"$ETC_UNITS/$BOOT_UNIT.new" <<EOF
-# Written by the udm-proxies installer (--with-boot-service); removed by its uninstall.
-# Runs the /data/on_boot.d scripts at boot, as unifios-utilities' udm-boot does.
-# It does not wait for the network: the scripts return at once.
-[Unit]
-Description=Run $BOOT_DIR scripts (udm-proxies)
-After=local-fs.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'for f in $BOOT_DIR/*.sh; do if [ -x "\$\$f" ]; then "\$\$f" || true; fi; done'
-
-[Install]
-WantedBy=multi-user.target
-EOF
-		mv -f "$ETC_UNITS/$BOOT_UNIT.new" "$ETC_UNITS/$BOOT_UNIT"
-		systemctl daemon-reload
-		systemctl enable "$BOOT_UNIT" >/dev/null 2>&1 || die "systemctl enable $BOOT_UNIT failed; run it by hand to see why"
-		say "installed and enabled $ETC_UNITS/$BOOT_UNIT to run $BOOT_DIR at boot"
-		return 0
-	fi
-	warn "no on-boot runner: unifios-utilities' udm-boot is not installed, so $BOOT_SCRIPT will not run at boot. Install udm-boot, or run this again with --with-boot-service: curl -fsSL $URL/install.sh | sh -s -- --with-boot-service $PROXY"
+# boot_note: where systemd does not run, nothing but an on-boot runner starts it.
+boot_note() {
+	[ ! -d "$RUN/systemd/system" ] || return 0
+	warn "systemd is not running here: $PROXY runs in a respawn loop, and at boot only if something runs $BOOT_SCRIPT (udm-boot)"
 }
 
 install_boot_script() {
@@ -313,18 +283,15 @@ install_boot_script() {
 	render "$TMP/udm-proxies" "$MANAGER"
 }
 
-# start: run the on-boot script, unless nothing changed and it already runs.
+# start_proxy: after a change the on-boot script starts it anew; otherwise it only
+# makes sure the unit is in place and the daemon runs (a running one is left alone).
 start_proxy() {
-	_pid=$(cat "$RUN/$PROXY.pid" 2>/dev/null || true)
-	_cmd=''
-	if [ -n "$_pid" ]; then _cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$_pid/cmdline" || true); fi
-	case $CHANGED:$_cmd in
-	"0:$EXE "*)
-		say "nothing changed; $PROXY keeps running as PID $_pid"
-		return 0
-		;;
-	esac
-	"$BOOT_SCRIPT" </dev/null || die "$BOOT_SCRIPT failed; see above and run: $MANAGER doctor"
+	_how=restart
+	if [ "$CHANGED" = 0 ]; then
+		say "nothing changed"
+		_how=start
+	fi
+	"$BOOT_SCRIPT" "$_how" </dev/null || die "$BOOT_SCRIPT $_how failed; see above and run: $MANAGER doctor"
 }
 
 main() {
@@ -340,7 +307,7 @@ main() {
 	detect_flags
 	write_config
 	install_boot_script
-	boot_runner
+	boot_note
 	start_proxy
 	say "done. Status: $MANAGER status $PROXY   Logs: tail -f $LOGDIR/$PROXY.log"
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # helpers are invoked through check/wait_for
 # test/e2e/install.test.sh - the installer, the on-boot script and the management
-# script, in a fake root ($ROOT) with fake ubnt-device-info, uname, systemctl and
-# systemd-run first on PATH (they record their arguments), the release served by
-# busybox httpd on 127.0.0.1. Every case runs under busybox sh and under dash:
-# busybox sh with "systemd" (a fake systemd-run that really starts the daemon) and
-# udm-boot present, dash without either (respawn loop, --with-boot-service).
+# script, in a fake root ($ROOT) with fake ubnt-device-info, uname and systemctl
+# first on PATH (they record their arguments), the release served by busybox httpd
+# on 127.0.0.1. Every case runs under busybox sh and under dash: busybox sh with
+# "systemd" (a fake systemctl that really starts the unit's ExecStart) and udm-boot
+# present, dash without either (respawn loop). The real systemd, reboots and
+# firmware updates are the device test's (test/e2e/device.test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=test/e2e/lib.sh
@@ -47,40 +48,41 @@ firmware) echo "${FAKE_FIRMWARE:-4.0.6.6754}" ;;
 *) exit 1 ;;
 esac
 EOF
-# systemd-run: start the command in its own session and remember it by unit.
-cat >"$FAKE_BIN/systemd-run" <<'EOF'
-#!/bin/sh
-echo "systemd-run $*" >>"$FAKE_CALLS"
-unit=''
-while [ $# -gt 0 ]; do
-	case $1 in
-	--unit | --description | -p | --property) [ "$1" != --unit ] || unit=$2; shift 2 ;;
-	--) shift; break ;;
-	-*) shift ;;
-	*) break ;;
-	esac
-done
-pid=$(cat "$FAKE_UNITS/$unit.pid" 2>/dev/null || true)
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-	echo "Failed to start transient service unit: Unit $unit already exists." >&2
-	exit 1
-fi
-setsid "$@" </dev/null >/dev/null 2>&1 &
-echo $! >"$FAKE_UNITS/$unit.pid"
-EOF
+# systemctl: start runs the unit file's ExecStart in its own session and remembers
+# it by unit; stop, restart and is-active act on that; the rest is recorded only.
 cat >"$FAKE_BIN/systemctl" <<'EOF'
 #!/bin/sh
 echo "systemctl $*" >>"$FAKE_CALLS"
-if [ "$1" = stop ]; then
-	pid=$(cat "$FAKE_UNITS/$2.pid" 2>/dev/null || true)
-	rm -f "$FAKE_UNITS/$2.pid"
+alive() {
+	pid=$(cat "$FAKE_UNITS/$1.pid" 2>/dev/null) && [ -n "$pid" ] &&
+		[ -r "/proc/$pid/cmdline" ] && [ -n "$(tr -d '\0' <"/proc/$pid/cmdline")" ]
+}
+stop() {
+	pid=$(cat "$FAKE_UNITS/$1.pid" 2>/dev/null || true)
+	rm -f "$FAKE_UNITS/$1.pid"
 	if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
 		n=0
 		while [ -r "/proc/$pid/cmdline" ] && [ -n "$(tr -d '\0' <"/proc/$pid/cmdline")" ] && [ $n -lt 50 ]; do
 			sleep 0.1; n=$((n + 1))
 		done
 	fi
-fi
+}
+start() {
+	alive "$1" && return 0
+	cmd=$(sed -n 's/^ExecStart=//p' "$ROOT/etc/systemd/system/$1" 2>/dev/null)
+	[ -n "$cmd" ] || { echo "Failed to start $1: Unit $1 not found." >&2; return 5; }
+	setsid sh -c "exec $cmd" </dev/null >/dev/null 2>&1 &
+	echo $! >"$FAKE_UNITS/$1.pid"
+}
+case $1 in
+start) start "$2" ;;
+stop) stop "$2" ;;
+restart) stop "$2"; start "$2" ;;
+is-active)
+	[ "$2" != --quiet ] || shift
+	if alive "$2"; then echo active; else echo inactive; exit 3; fi
+	;;
+esac
 exit 0
 EOF
 chmod 755 "$FAKE_BIN"/*
@@ -125,6 +127,8 @@ new_root() { # NAME
 	export FAKE_CALLS=$E2E_TMP/$1/calls.log FAKE_UNITS=$E2E_TMP/$1/units
 	mkdir -p "$FAKE_UNITS"
 	: >"$FAKE_CALLS"
+	UNIT=$R/etc/systemd/system/udm-proxies-mld-proxy.service
+	UNIT_LINK=$R/etc/systemd/system/multi-user.target.wants/udm-proxies-mld-proxy.service
 	EXE=$R/data/udm-proxies/mld-proxy/mld-proxy
 	CONF=$R/data/udm-proxies/mld-proxy.conf
 	BOOT=$R/data/on_boot.d/10-mld-proxy.sh
@@ -226,7 +230,8 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	out=$E2E_TMP/$name
 	new_root "$name"
 	if [ "$mode" = systemd ]; then
-		mkdir -p "$R/run/systemd/system" "$R/lib/systemd/system" "$R/data/on_boot.d"
+		mkdir -p "$R/run/systemd/system" "$R/lib/systemd/system" "$R/data/on_boot.d" \
+			"$R/etc/systemd/system/multi-user.target.wants"
 		echo "# udm-boot from unifios-utilities" >"$R/lib/systemd/system/udm-boot.service"
 	fi
 	all_paths >"$out/paths-before"
@@ -246,12 +251,18 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	wait_for 5 "[$name] the daemon logs to /var/log and waits for its interfaces" \
 		has "$R/var/log/mld-proxy.log" "waiting for interface $IF_UP"
 	if [ "$mode" = systemd ]; then
-		check "[$name] started through systemd-run with Restart=on-failure" \
-			grep -q "^systemd-run --unit udm-proxies-mld-proxy.service .*--property=Restart=on-failure .* -- $EXE " "$FAKE_CALLS"
-		check "[$name] udm-boot present: no boot unit of ours" not test -e "$R/etc/systemd/system/udm-proxies-boot.service"
+		check "[$name] a plain unit file, filled in" sh -c "test -f '$UNIT' -a ! -L '$UNIT' && ! grep -q '@[A-Z_]*@' '$UNIT'"
+		check "[$name] ... that runs the on-boot script's run" has "$UNIT" "ExecStart=/bin/sh $BOOT run"
+		check "[$name] ... waits for /data, restarts always, with no start-rate limit" \
+			has_all "$UNIT" "RequiresMountsFor=$R/data" "Restart=always" "StartLimitIntervalSec=0" "WantedBy=multi-user.target"
+		check "[$name] ... and waits for no network" not grep -qiE '^(After|Wants|Requires|BindsTo)=.*network' "$UNIT"
+		check "[$name] enabled: the link in multi-user.target.wants" test "$(readlink "$UNIT_LINK")" = ../udm-proxies-mld-proxy.service
+		check "[$name] systemd re-read its units, then started the unit" \
+			has_all "$FAKE_CALLS" "systemctl daemon-reload" "systemctl start udm-proxies-mld-proxy.service"
 	else
 		check "[$name] started in a respawn loop" test "$(respawn_loops)" -eq 1
-		check "[$name] no udm-boot: says so and offers --with-boot-service" has "$out/1.txt" "--with-boot-service"
+		check "[$name] no systemd: says what starts it at boot" has "$out/1.txt" "systemd is not running here"
+		check "[$name] no systemd: no unit" not test -e "$UNIT"
 	fi
 	pid=$(cat "$PIDF" 2>/dev/null || true)
 
@@ -272,12 +283,25 @@ suite() { # NAME SHELL MODE(systemd|plain)
 		has_all "$out/doctor.txt" "UniFi Dream Machine Pro" "firmware: 4.0.6" "kernel:" "== free space" \
 		"== interfaces" "== mld-proxy" "running as PID" "waiting for interface"
 
-	# --with-boot-service where udm-boot is missing
-	if [ "$mode" = plain ]; then
-		check "[$name] --with-boot-service" install_from "$out/3.txt" v1 --with-boot-service mld-proxy
-		check "[$name] boot unit runs /data/on_boot.d" \
-			has "$R/etc/systemd/system/udm-proxies-boot.service" "for f in $R/data/on_boot.d/*.sh"
-		check "[$name] boot unit enabled" called "systemctl enable udm-proxies-boot.service"
+	# the units gone (a migration that dropped them): doctor says so and names the
+	# repair; udm-boot running the on-boot script at boot, or repair, restores them
+	if [ "$mode" = systemd ]; then
+		check "[$name] doctor: the unit in place" has "$out/doctor.txt" "unit in place: $UNIT"
+		rm -f "$UNIT" "$UNIT_LINK"
+		check "[$name] doctor with the unit gone" run_sh "$out/3.txt" -- "$MANAGER" doctor
+		check "[$name] ... says it is missing and names the one command that restores it" \
+			has_all "$out/3.txt" "MISSING: $UNIT" "NOT ENABLED" "$MANAGER repair"
+		check "[$name] the on-boot script, as udm-boot runs it at boot" run_sh "$out/3b.txt" -- "$BOOT"
+		check "[$name] ... put the unit back, enabled" test -f "$UNIT" -a -L "$UNIT_LINK"
+		check "[$name] ... and left the running daemon alone" pid_is "$pid"
+		rm -f "$UNIT" "$UNIT_LINK"
+		check "[$name] udm-proxies repair" run_sh "$out/3c.txt" -- "$MANAGER" repair
+		check "[$name] ... put the unit back, enabled" test -f "$UNIT" -a -L "$UNIT_LINK"
+		check "[$name] ... and left the running daemon alone" pid_is "$pid"
+		check "[$name] the old --with-boot-service is accepted and not needed" \
+			install_from "$out/3d.txt" v1 --with-boot-service mld-proxy
+		check "[$name] ... says so" has "$out/3d.txt" "no longer needed"
+		check "[$name] ... and still one daemon, the same" pid_is "$pid"
 	fi
 
 	# upgrade keeps the edited config
@@ -366,13 +390,12 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	if [ "$mode" = systemd ]; then
 		check "[$name] uninstall --purge" run_sh "$out/14.txt" -- "$MANAGER" uninstall mld-proxy --purge
 		all_paths >"$out/paths-after"
-		check "[$name] uninstall --purge leaves no trace" diff "$out/paths-before" "$out/paths-after"
+		check "[$name] uninstall --purge leaves no trace (unit and link too)" diff "$out/paths-before" "$out/paths-after"
 	else
 		check "[$name] uninstall" run_sh "$out/14.txt" -- "$MANAGER" uninstall mld-proxy
 		all_paths >"$out/paths-after"
 		check "[$name] uninstall leaves only the config" \
 			diff <(cat "$out/paths-before" - <<<$'./data/udm-proxies\n./data/udm-proxies/mld-proxy.conf' | sort) "$out/paths-after"
-		check "[$name] ... and disabled our boot unit" called "systemctl disable udm-proxies-boot.service"
 	fi
 	wait_for 5 "[$name] uninstall: no daemon" no_daemon
 	check "[$name] uninstall: no respawn loop" test "$(respawn_loops)" -eq 0
@@ -382,6 +405,6 @@ mkdir -p "$E2E_TMP/busybox" "$E2E_TMP/dash"
 suite busybox "busybox sh" systemd
 suite dash dash plain
 check "the installer wrote nothing to the real /data or /run" \
-	not ls -d /data/udm-proxies /run/mld-proxy.respawn.pid /run/systemd/system/udm-proxies-mld-proxy.service
+	not ls -d /data/udm-proxies /run/mld-proxy.respawn.pid /etc/systemd/system/udm-proxies-mld-proxy.service
 
 finish
