@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 UVU := node_modules/.bin/uvu -r esbuild-register test '\.test\.ts$$' -i e2e
 
-.PHONY: all build setup test test-unit test-e2e demo bench lint clean deploy
+.PHONY: all build setup test test-unit test-e2e demo bench fuzz lint clean deploy
 
 all: build
 
@@ -26,6 +26,11 @@ test-unit: node_modules/.package-lock.json
 
 test-e2e: build
 	@bash scripts/test.sh --e2e-only
+
+# Property tests of every decoder, longer and from a new seed (printed; SEED=N replays it).
+SEED ?=
+fuzz: setup build
+	@SEED=$(SEED) bash scripts/fuzz.sh
 
 demo: setup build
 	@bash scripts/demo.sh

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
+import { InputError } from './input-error';
 
 // A bad value in a config file; `field` is the path to it ("peers[1]",
 // "interfaces.upstream") so the message points at the line to fix.
-export class ConfigError extends Error {
+export class ConfigError extends InputError {
   name = 'ConfigError';
   constructor(
     readonly field: string,

@@ -2,6 +2,7 @@
 // Shared by every proxy. Pure functions; parse errors name the input and the rule it broke.
 
 import { ConfigError, show } from './config';
+import { InputError } from './input-error';
 
 export interface Cidr {
   family: 4 | 6;
@@ -114,14 +115,14 @@ function readIPv6(s: string, out: Uint8Array): string | null {
 export function parseIPv4(s: string): Uint8Array {
   const out = new Uint8Array(4);
   const why = typeof s === 'string' ? readIPv4(s, out, 0) : `expected a string, got ${typeof s}`;
-  if (why !== null) throw new Error(`${typeof s === 'string' ? quote(s) : 'value'} is not an IPv4 address: ${why}`);
+  if (why !== null) throw new InputError(`${typeof s === 'string' ? quote(s) : 'value'} is not an IPv4 address: ${why}`);
   return out;
 }
 
 export function parseIPv6(s: string): Uint8Array {
   const out = new Uint8Array(16);
   const why = typeof s === 'string' ? readIPv6(s, out) : `expected a string, got ${typeof s}`;
-  if (why !== null) throw new Error(`${typeof s === 'string' ? quote(s) : 'value'} is not an IPv6 address: ${why}`);
+  if (why !== null) throw new InputError(`${typeof s === 'string' ? quote(s) : 'value'} is not an IPv6 address: ${why}`);
   return out;
 }
 
@@ -193,18 +194,18 @@ function maskHostBits(bytes: Uint8Array, prefixLength: number): void {
  * interface address with its prefix length ("2001:db8::5/64") names its network.
  */
 export function parseCidr(s: string): Cidr {
-  if (typeof s !== 'string') throw new Error(`CIDR prefix must be a string, got ${typeof s}`);
+  if (typeof s !== 'string') throw new InputError(`CIDR prefix must be a string, got ${typeof s}`);
   const slash = s.indexOf('/');
-  if (slash === -1) throw new Error(`${quote(s)} has no prefix length (expected address/length)`);
+  if (slash === -1) throw new InputError(`${quote(s)} has no prefix length (expected address/length)`);
   const addr = s.slice(0, slash);
   const len = s.slice(slash + 1);
   const family: 4 | 6 = addr.indexOf(':') !== -1 ? 6 : 4;
   const max = family === 6 ? 128 : 32;
   const bytes = new Uint8Array(family === 6 ? 16 : 4);
   const why = family === 6 ? readIPv6(addr, bytes) : readIPv4(addr, bytes, 0);
-  if (why !== null) throw new Error(`${quote(s)}: ${quote(addr)} is not an IPv${family} address: ${why}`);
+  if (why !== null) throw new InputError(`${quote(s)}: ${quote(addr)} is not an IPv${family} address: ${why}`);
   if (!/^(0|[1-9][0-9]{0,2})$/.test(len) || Number(len) > max) {
-    throw new Error(`${quote(s)} prefix length must be 0..${max}`);
+    throw new InputError(`${quote(s)} prefix length must be 0..${max}`);
   }
   const prefixLength = Number(len);
   maskHostBits(bytes, prefixLength);

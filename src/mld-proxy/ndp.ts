@@ -10,6 +10,7 @@
 // computes NDP checksums in software (ndisc_send_skb, rawv6_push_pending_frames), so NDP that a
 // LAN host sends arrives with its checksum complete.
 
+import { InputError } from '../lib/input-error';
 import { parseIPv6 } from '../lib/ip';
 import { isSolicitedNodeGroup } from './solicited-node';
 
@@ -27,7 +28,7 @@ export type NdpErrorReason =
   | 'dad-option'
   | 'solicited-multicast';
 
-export class NdpError extends Error {
+export class NdpError extends InputError {
   readonly reason: NdpErrorReason;
   constructor(reason: NdpErrorReason, message: string) {
     // No stack trace: this is a verdict on input data, thrown per bad or foreign frame, and

@@ -7,6 +7,7 @@
 // a sign of life: Linux keeps STALE entries indefinitely (until memory pressure or gc_stale
 // eviction of unused ones), so refreshing on them would never let a departed host go.
 
+import { InputError } from '../lib/input-error';
 import { formatIPv6, parseIPv6 } from '../lib/ip';
 
 export interface NeighbourEntry {
@@ -34,24 +35,24 @@ export function parseNeighbourJson(text: string): NeighbourEntry[] {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new Error(`neighbour table is not valid JSON: ${(err as Error).message}`);
+    throw new InputError(`neighbour table is not valid JSON: ${(err as Error).message}`);
   }
-  if (!Array.isArray(doc)) throw new Error(`neighbour table must be a JSON array, got ${describe(doc)}`);
+  if (!Array.isArray(doc)) throw new InputError(`neighbour table must be a JSON array, got ${describe(doc)}`);
   return doc.map((n: unknown, i: number): NeighbourEntry => {
-    if (typeof n !== 'object' || n === null || Array.isArray(n)) throw new Error(`neighbour table [${i}]: must be an object, got ${describe(n)}`);
+    if (typeof n !== 'object' || n === null || Array.isArray(n)) throw new InputError(`neighbour table [${i}]: must be an object, got ${describe(n)}`);
     const o = n as Record<string, unknown>;
-    if (typeof o.dst !== 'string') throw new Error(`neighbour table [${i}].dst: must be an IPv6 address string, got ${describe(o.dst)}`);
+    if (typeof o.dst !== 'string') throw new InputError(`neighbour table [${i}].dst: must be an IPv6 address string, got ${describe(o.dst)}`);
     let bytes: Uint8Array;
     try {
       bytes = parseIPv6(o.dst);
     } catch (err) {
-      throw new Error(`neighbour table [${i}].dst: ${(err as Error).message}`);
+      throw new InputError(`neighbour table [${i}].dst: ${(err as Error).message}`);
     }
     // iproute2 omits "state" for NUD_NONE and prints one string per flag otherwise.
     let flags: string[] = [];
     if (o.state !== undefined) {
       if (!Array.isArray(o.state) || o.state.some((s) => typeof s !== 'string' || !/^[A-Z_]+$/.test(s))) {
-        throw new Error(`neighbour table [${i}].state: must be an array of state names like ["REACHABLE"], got ${describe(o.state)}`);
+        throw new InputError(`neighbour table [${i}].state: must be an array of state names like ["REACHABLE"], got ${describe(o.state)}`);
       }
       flags = o.state as string[];
     }

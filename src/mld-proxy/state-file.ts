@@ -5,6 +5,7 @@
 // decodeStateFile checks every field and throws a message naming it; the caller logs that
 // and starts empty, because a bad state file must never keep the daemon from starting.
 
+import { InputError } from '../lib/input-error';
 import { formatIPv6, parseIPv6 } from '../lib/ip';
 
 export const STATE_FILE_VERSION = 1;
@@ -46,16 +47,16 @@ function describe(v: unknown): string {
 
 function timestamp(v: unknown, field: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-    throw new Error(`state file ${field}: must be a non-negative integer (ms since the epoch), got ${describe(v)}`);
+    throw new InputError(`state file ${field}: must be a non-negative integer (ms since the epoch), got ${describe(v)}`);
   }
   return v;
 }
 
 /** Linux dev_valid_name(): 1..15 bytes, not "." or "..", no "/", ":" or whitespace. */
 function interfaceName(v: unknown, field: string): string {
-  if (typeof v !== 'string') throw new Error(`state file ${field}: must be an interface name string, got ${describe(v)}`);
-  if (v.length === 0 || Buffer.byteLength(v) > 15) throw new Error(`state file ${field}: interface name must be 1 to 15 bytes, got ${describe(v)}`);
-  if (v === '.' || v === '..' || /[/:\s]/.test(v)) throw new Error(`state file ${field}: ${describe(v)} is not a valid interface name`);
+  if (typeof v !== 'string') throw new InputError(`state file ${field}: must be an interface name string, got ${describe(v)}`);
+  if (v.length === 0 || Buffer.byteLength(v) > 15) throw new InputError(`state file ${field}: interface name must be 1 to 15 bytes, got ${describe(v)}`);
+  if (v === '.' || v === '..' || /[/:\s]/.test(v)) throw new InputError(`state file ${field}: ${describe(v)} is not a valid interface name`);
   return v;
 }
 
@@ -64,21 +65,21 @@ export function decodeStateFile(text: string): StateFile {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new Error(`state file is not valid JSON: ${(err as Error).message}`);
+    throw new InputError(`state file is not valid JSON: ${(err as Error).message}`);
   }
-  if (!isObject(doc)) throw new Error(`state file must hold a JSON object, got ${describe(doc)}`);
-  if (doc.version !== STATE_FILE_VERSION) throw new Error(`state file version: expected ${STATE_FILE_VERSION}, got ${describe(doc.version)}`);
+  if (!isObject(doc)) throw new InputError(`state file must hold a JSON object, got ${describe(doc)}`);
+  if (doc.version !== STATE_FILE_VERSION) throw new InputError(`state file version: expected ${STATE_FILE_VERSION}, got ${describe(doc.version)}`);
   const savedAt = timestamp(doc.savedAt, 'savedAt');
-  if (!Array.isArray(doc.entries)) throw new Error(`state file entries: must be an array, got ${describe(doc.entries)}`);
+  if (!Array.isArray(doc.entries)) throw new InputError(`state file entries: must be an array, got ${describe(doc.entries)}`);
   const entries: StateEntry[] = doc.entries.map((e: unknown, i: number) => {
     const at = `entries[${i}]`;
-    if (!isObject(e)) throw new Error(`state file ${at}: must be an object, got ${describe(e)}`);
-    if (typeof e.address !== 'string') throw new Error(`state file ${at}.address: must be an IPv6 address string, got ${describe(e.address)}`);
+    if (!isObject(e)) throw new InputError(`state file ${at}: must be an object, got ${describe(e)}`);
+    if (typeof e.address !== 'string') throw new InputError(`state file ${at}.address: must be an IPv6 address string, got ${describe(e.address)}`);
     let address: string;
     try {
       address = formatIPv6(parseIPv6(e.address));
     } catch (err) {
-      throw new Error(`state file ${at}.address: ${(err as Error).message}`);
+      throw new InputError(`state file ${at}.address: ${(err as Error).message}`);
     }
     return { address, interface: interfaceName(e.interface, `${at}.interface`), lastSeen: timestamp(e.lastSeen, `${at}.lastSeen`) };
   });

@@ -10,6 +10,7 @@
 //  ..  payload (the SSDP message)
 //  ..  HMAC-SHA256 over everything before it (32)
 import crypto from 'node:crypto';
+import { InputError } from '../lib/input-error';
 import { formatIPv4, formatIPv6, isIPv4, parseIPv4, parseIPv6 } from '../lib/ip';
 import { MAX_SSDP_BYTES } from './message';
 
@@ -33,7 +34,7 @@ export interface Frame {
   payload: Buffer;
 }
 
-export class FrameError extends Error {
+export class FrameError extends InputError {
   name = 'FrameError';
   /** A counter name: "malformed", "version", "auth". */
   constructor(

@@ -1,6 +1,7 @@
 // SSDP messages (UPnP Device Architecture 2.0 s1): HTTP-over-UDP, a start line
 // and headers, CRLF-terminated, no body. Header names are case-insensitive
 // (RFC 7230 s3.2); we keep them as sent so a relayed message is unchanged.
+import { InputError } from '../lib/input-error';
 
 /** Larger than any SSDP message seen in practice; UDA limits a datagram to its MTU. */
 export const MAX_SSDP_BYTES = 8192;
@@ -14,7 +15,7 @@ export interface SsdpMessage {
   headers: [name: string, value: string][];
 }
 
-export class SsdpParseError extends Error {
+export class SsdpParseError extends InputError {
   name = 'SsdpParseError';
 }
 

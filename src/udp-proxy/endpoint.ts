@@ -3,6 +3,7 @@
 // them. Addresses are kept in the text form Node gives in rinfo.address
 // (dotted quad; RFC 5952 for IPv6, as libuv's inet_ntop writes it), so the
 // per-packet check is a string compare and allocates nothing.
+import { InputError } from '../lib/input-error';
 import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from '../lib/ip';
 
 export interface Endpoint {
@@ -21,7 +22,7 @@ export interface ListenEndpoint {
 
 function parsePort(text: string, whole: string): number {
   if (!/^[0-9]{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new Error(`${JSON.stringify(whole)}: port ${JSON.stringify(text)} must be 1..65535`);
+    throw new InputError(`${JSON.stringify(whole)}: port ${JSON.stringify(text)} must be 1..65535`);
   }
   return Number(text);
 }
@@ -37,9 +38,9 @@ function parseHost(text: string, whole: string): { family: 4 | 6; address: strin
     return { family: 4, address: formatIPv4(parseIPv4(text)) };
   } catch (err) {
     if (/^[a-z0-9.-]+$/i.test(text) && /[a-z]/i.test(text)) {
-      throw new Error(`${JSON.stringify(whole)}: give an IP address, not a host name (names are not resolved)`);
+      throw new InputError(`${JSON.stringify(whole)}: give an IP address, not a host name (names are not resolved)`);
     }
-    throw new Error(`${JSON.stringify(whole)}: ${(err as Error).message}`);
+    throw new InputError(`${JSON.stringify(whole)}: ${(err as Error).message}`);
   }
 }
 
@@ -47,9 +48,9 @@ function parseHost(text: string, whole: string): { family: 4 | 6; address: strin
 function split(text: string): { host: string; port?: string } {
   if (text.startsWith('[')) {
     const end = text.indexOf(']');
-    if (end < 0) throw new Error(`${JSON.stringify(text)}: missing "]"`);
+    if (end < 0) throw new InputError(`${JSON.stringify(text)}: missing "]"`);
     const rest = text.slice(end + 1);
-    if (rest !== '' && !rest.startsWith(':')) throw new Error(`${JSON.stringify(text)}: expected ":PORT" after "]"`);
+    if (rest !== '' && !rest.startsWith(':')) throw new InputError(`${JSON.stringify(text)}: expected ":PORT" after "]"`);
     return { host: text.slice(1, end), port: rest === '' ? undefined : rest.slice(1) };
   }
   const colons = text.split(':').length - 1;
@@ -60,10 +61,10 @@ function split(text: string): { host: string; port?: string } {
 
 /** "HOST:PORT" (upstream) or, with optionalPort, "HOST[:PORT]" (reply alias). */
 export function parseEndpoint(text: string, opts: { optionalPort?: boolean } = {}): Endpoint {
-  if (typeof text !== 'string' || text === '') throw new Error('expected "HOST:PORT"');
+  if (typeof text !== 'string' || text === '') throw new InputError('expected "HOST:PORT"');
   const { host, port } = split(text);
   if (port === undefined && !opts.optionalPort) {
-    throw new Error(`${JSON.stringify(text)}: missing port (write "HOST:PORT", "[IPv6]:PORT" for IPv6)`);
+    throw new InputError(`${JSON.stringify(text)}: missing port (write "HOST:PORT", "[IPv6]:PORT" for IPv6)`);
   }
   const h = parseHost(host, text);
   return port === undefined ? h : { ...h, port: parsePort(port, text) };
@@ -71,10 +72,10 @@ export function parseEndpoint(text: string, opts: { optionalPort?: boolean } = {
 
 /** "[ADDR:]PORT": "53", ":53", "0.0.0.0:53", "[::1]:53". */
 export function parseListen(text: string): ListenEndpoint {
-  if (typeof text !== 'string' || text === '') throw new Error('expected "[ADDR:]PORT"');
+  if (typeof text !== 'string' || text === '') throw new InputError('expected "[ADDR:]PORT"');
   if (/^:?[0-9]+$/.test(text)) return { port: parsePort(text.replace(':', ''), text) };
   const { host, port } = split(text);
-  if (port === undefined) throw new Error(`${JSON.stringify(text)}: missing port (write "[ADDR:]PORT")`);
+  if (port === undefined) throw new InputError(`${JSON.stringify(text)}: missing port (write "[ADDR:]PORT")`);
   return { ...parseHost(host, text), port: parsePort(port, text) };
 }
 

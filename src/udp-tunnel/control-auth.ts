@@ -6,12 +6,13 @@
 // timestamp more than MAX_SKEW_MS away from its clock, and a nonce it has seen
 // within that window (replay). The daemon's reply is signed the same way.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InputError } from '../lib/input-error';
 
 export const AUTH_MAGIC = 'UT1 ';
 export const MAX_SKEW_MS = 30_000;
 export const MAX_REMEMBERED_NONCES = 16_384;
 
-export class AuthError extends Error {
+export class AuthError extends InputError {
   name = 'AuthError';
   constructor(
     readonly reason: 'malformed' | 'bad-mac' | 'expired' | 'replayed' | 'busy',
