@@ -1,85 +1,8 @@
-import { EventEmitter } from 'node:events';
-import type dgram from 'node:dgram';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { IfaceInfo } from '../src/lib/interfaces';
-import { createSsdpProxy, type SsdpProxyOptions } from '../src/ssdp-proxy/daemon';
-import { decodeFrame, encodeFrame, type Frame } from '../src/ssdp-proxy/frame';
-
-const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
-
-// A dgram socket stand-in: records what is sent, lets the test deliver datagrams.
-class FakeSocket extends EventEmitter {
-  static nextPort = 40000;
-  port = 0;
-  boundTo?: string;
-  sent: { buf: Buffer; port: number; address: string; via?: string }[] = [];
-  joined: string[] = [];
-  via?: string;
-  closed = false;
-  constructor(readonly type: 'udp4' | 'udp6') {
-    super();
-  }
-  bind(opts: { address?: string; port: number }, cb: () => void) {
-    this.boundTo = opts.address;
-    this.port = opts.port || FakeSocket.nextPort++;
-    queueMicrotask(cb);
-  }
-  address() {
-    return { address: '0.0.0.0', port: this.port, family: 'IPv4' };
-  }
-  send(buf: Buffer, port: number, address: string, cb?: (err: Error | null) => void) {
-    this.sent.push({ buf: Buffer.from(buf), port, address, via: this.via });
-    cb?.(null);
-  }
-  addMembership(_g: string, a: string) {
-    this.joined.push(a);
-  }
-  dropMembership() {}
-  setMulticastInterface(a: string) {
-    this.via = a;
-  }
-  setMulticastTTL() {}
-  close() {
-    this.closed = true;
-  }
-  deliver(buf: Buffer, address: string, port: number) {
-    this.emit('message', buf, { address, port, family: 'IPv4', size: buf.length });
-  }
-}
-
-const lanInfo: IfaceInfo = { name: 'br0', index: 5, up: true, addresses: [{ family: 'IPv4', address: '192.168.1.1', prefixLength: 24 }] };
-const SEARCH = (st: string, mx = 2) => Buffer.from(`M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: ${mx}\r\nST: ${st}\r\n\r\n`);
-const REPLY = (st: string) => Buffer.from(`HTTP/1.1 200 OK\r\nST: ${st}\r\nLOCATION: http://192.168.1.10:8200/rootDesc.xml\r\n\r\n`);
-const NOTIFY = Buffer.from('NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\nNTS: ssdp:alive\r\n\r\n');
-
-async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInfo = lanInfo) {
-  const clock = { t: 1_800_000_000_000 };
-  const sockets: FakeSocket[] = [];
-  const opts: SsdpProxyOptions = { lans: ['br0'], peers: ['10.0.0.2', '10.0.0.3'], key: KEY, hub: false, port: 1901, maxPending: 4, ...over };
-  const proxy = createSsdpProxy(opts, {
-    now: () => clock.t,
-    createSocket: (type) => {
-      const s = new FakeSocket(type);
-      sockets.push(s);
-      return s as unknown as dgram.Socket;
-    },
-    readInterfaces: () => new Map(opts.lans.length ? [['br0', info]] : []),
-  });
-  const warnings: string[] = [];
-  proxy.on('warning', (_k, m) => warnings.push(m));
-  await proxy.start();
-  await new Promise((r) => setTimeout(r, 0)); // IPv6 LAN sockets bind asynchronously
-  const find = (f: (s: FakeSocket) => boolean) => sockets.find(f);
-  const lan = find((s) => s.port === 1900 && s.type === 'udp4');
-  const notify = find((s) => s.port !== 1900 && s.port !== 1901 && s.type === 'udp4');
-  const relay = find((s) => s.port === 1901)!;
-  const frames = (peer?: string) =>
-    relay.sent.filter((s) => !peer || s.address === peer).map((s) => decodeFrame(s.buf, KEY));
-  const frame = (f: Partial<Frame>): Buffer =>
-    encodeFrame({ type: 'search', hops: 0, timestamp: clock.t, id: '1111111111111111', requestId: '1111111111111111', origin: '10.0.0.2', payload: SEARCH('ssdp:all'), ...f }, KEY);
-  return { proxy, clock, sockets, lan: lan!, notify: notify!, relay, frames, frame, warnings, opts };
-}
+import { decodeFrame, encodeFrame } from '../src/ssdp-proxy/frame';
+import { KEY, lanInfo, NOTIFY, REPLY, SEARCH, setup } from './ssdp-proxy/harness';
 
 test('a LAN search goes to every peer; each reply goes to that client address and port', async () => {
   const t = await setup();
@@ -94,7 +17,7 @@ test('a LAN search goes to every peer; each reply goes to that client address an
   const [a, b] = out;
   assert.is.not(a.id, b.id);
   t.relay.deliver(t.frame({ type: 'reply', id: '2222222222222222', requestId: b.id, payload: REPLY('urn:x:a') }), '10.0.0.2', 1901);
-  t.relay.deliver(t.frame({ type: 'reply', id: '3333333333333333', requestId: a.id, payload: REPLY('upnp:rootdevice') }), '10.0.0.3', 1901);
+  t.relay.deliver(t.frame({ type: 'reply', id: '3333333333333333', requestId: a.id, payload: REPLY('upnp:rootdevice'), sender: '10.0.0.3' }), '10.0.0.3', 1901);
   assert.equal(t.lan.sent.map((s) => [s.address, s.port, /ST: (\S+)/.exec(s.buf.toString())![1]]), [
     ['192.168.1.20', 50002, 'urn:x:a'],
     ['192.168.1.20', 50001, 'upnp:rootdevice'],
@@ -170,7 +93,7 @@ test('a reload applies a new maxPending without cutting pending searches short',
 test('unknown senders, wrong keys, replays and duplicates are dropped and counted', async () => {
   const t = await setup();
   t.relay.deliver(t.frame({ type: 'notify', payload: NOTIFY }), '10.0.0.99', 1901);
-  const wrong = encodeFrame({ type: 'notify', hops: 0, timestamp: t.clock.t, id: '5555555555555555', requestId: '0000000000000000', origin: '10.0.0.2', payload: NOTIFY }, Buffer.from('some other key 0123'));
+  const wrong = encodeFrame({ type: 'notify', hops: 0, timestamp: t.clock.t, id: '5555555555555555', requestId: '0000000000000000', origin: '10.0.0.2', sender: '10.0.0.2', recipient: '10.0.0.1', payload: NOTIFY }, Buffer.from('some other key 0123'));
   t.relay.deliver(wrong, '10.0.0.2', 1901);
   const good = t.frame({ type: 'notify', id: '6666666666666666', payload: NOTIFY });
   t.relay.deliver(good, '10.0.0.2', 1901);
@@ -191,12 +114,12 @@ test('a spoke never passes peer traffic on; a hub does, once, not back to the se
   spoke.proxy.close();
   const hub = await setup({ hub: true, lans: [] });
   hub.relay.deliver(hub.frame({ type: 'notify', payload: NOTIFY }), '10.0.0.2', 1901);
-  hub.relay.deliver(hub.frame({ type: 'notify', payload: NOTIFY }), '10.0.0.3', 1901); // came around again
+  hub.relay.deliver(hub.frame({ type: 'notify', payload: NOTIFY, sender: '10.0.0.3' }), '10.0.0.3', 1901); // came around again
   assert.equal(hub.frames().map((f) => [f.type, f.hops]), [['notify', 1]]);
   assert.is(hub.relay.sent[0].address, '10.0.0.3');
   // search through the hub, reply routed back to the spoke that searched
   hub.relay.deliver(hub.frame({ id: '8888888888888888', requestId: '8888888888888888' }), '10.0.0.2', 1901);
-  hub.relay.deliver(hub.frame({ type: 'reply', id: '9999999999999999', requestId: '8888888888888888', payload: REPLY('x') }), '10.0.0.3', 1901);
+  hub.relay.deliver(hub.frame({ type: 'reply', id: '9999999999999999', requestId: '8888888888888888', payload: REPLY('x'), sender: '10.0.0.3' }), '10.0.0.3', 1901);
   const sent = hub.relay.sent.slice(1).map((s) => [s.address, decodeFrame(s.buf, KEY).type]);
   assert.equal(sent, [['10.0.0.3', 'search'], ['10.0.0.2', 'reply']]);
   hub.proxy.close();
@@ -211,7 +134,7 @@ test('reload keeps pending searches and applies new peers', async () => {
   assert.is(t.proxy.status().pendingSearches, 1);
   t.relay.deliver(t.frame({ type: 'reply', id: 'aaaaaaaaaaaaaaaa', requestId: s.id, payload: REPLY('x') }), '10.0.0.2', 1901);
   assert.equal(t.lan.sent.map((x) => x.port), [50001]);
-  t.relay.deliver(t.frame({ type: 'notify', id: 'bbbbbbbbbbbbbbbb', payload: NOTIFY }), '10.0.0.3', 1901);
+  t.relay.deliver(t.frame({ type: 'notify', id: 'bbbbbbbbbbbbbbbb', payload: NOTIFY, sender: '10.0.0.3' }), '10.0.0.3', 1901);
   assert.is(t.proxy.status().drops['unknown-peer'], 1);
   t.proxy.close();
   t.proxy.close(); // twice is fine
@@ -231,7 +154,7 @@ test('IPv6: ff02::c joined per interface; searches relayed both ways; replies to
   t.relay.deliver(t.frame({ type: 'reply', id: 'cccccccccccccccc', requestId: s.id, payload: REPLY('ssdp:all') }), '10.0.0.2', 1901);
   assert.equal(lan6.sent.map((x) => [x.address, x.port]), [['fe80::5%br0', 50006]]);
   // from a peer: multicast on ff02::c out of br0
-  t.relay.deliver(t.frame({ id: 'dddddddddddddddd', requestId: 'dddddddddddddddd', payload: search6 }), '10.0.0.3', 1901);
+  t.relay.deliver(t.frame({ id: 'dddddddddddddddd', requestId: 'dddddddddddddddd', payload: search6, sender: '10.0.0.3' }), '10.0.0.3', 1901);
   await new Promise((r) => setTimeout(r, 0));
   const per = t.sockets[t.sockets.length - 1];
   assert.equal(per.sent.map((x) => [x.address, x.via]), [['ff02::c', '::%br0']]);
@@ -255,7 +178,7 @@ test('an IPv6 peer is reached over an IPv6 relay socket; a reload without one cl
   assert.equal(t.relay.sent.map((x) => x.address), ['10.0.0.2']);
   assert.equal(relay6.sent.map((x) => x.address), ['fd00::3']);
   const [s] = relay6.sent.map((x) => decodeFrame(x.buf, KEY));
-  relay6.deliver(t.frame({ type: 'reply', id: 'eeeeeeeeeeeeeeee', requestId: s.id, payload: REPLY('x') }), 'fd00::3', 1901);
+  relay6.deliver(t.frame({ type: 'reply', id: 'eeeeeeeeeeeeeeee', requestId: s.id, payload: REPLY('x'), sender: 'fd00::3' }), 'fd00::3', 1901);
   assert.equal(t.lan.sent.map((x) => [x.address, x.port]), [['192.168.1.20', 50001]]);
   assert.is(t.proxy.status().peers[1].repliesReceived, 1);
   await t.proxy.reconfigure({ ...t.opts, peers: ['10.0.0.2'] });

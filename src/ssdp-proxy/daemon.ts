@@ -8,6 +8,7 @@
 //   LAN NOTIFY    -> notify frame to peers -> multicast on their LANs
 //   hub           -> forwards searches, replies and notifies between spokes (hop limit, id cache)
 //   IPv6          -> the same on ff02::c; the HOST header says which group a relayed message is for
+//   every frame   -> names its sender and recipient (relay-addresses.ts): one sent to us by that peer, or refused
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
@@ -19,6 +20,7 @@ import { decodeFrame, encodeFrame, FrameError, newMessageId, ReplayGuard, type F
 import { LanSide, quietly, SSDP_PORT, type CreateSocket, type Lan } from './lans';
 import { header, parseSsdp, searchWaitSeconds, SsdpParseError, type SsdpMessage } from './message';
 import { PendingSearchTable } from './pending';
+import { kernelSourceAddress, RelayAddresses, type LocalAddressFor } from './relay-addresses';
 
 export type { SsdpProxyStatus } from './counters';
 
@@ -34,6 +36,8 @@ export interface SsdpProxyDeps {
   readInterfaces?: InterfaceWatcherOptions['read'];
   watchIntervalMs?: number;
   sweepIntervalMs?: number;
+  /** Our source address toward a peer (default: the kernel's route lookup). */
+  localAddressFor?: LocalAddressFor;
 }
 
 export type SsdpProxyEvents = DaemonLogEvents;
@@ -76,6 +80,9 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private readonly remote: PendingSearchTable<RemoteSearch>;
   private readonly hubRoutes: PendingSearchTable<HubRoute>;
   private readonly replay: ReplayGuard;
+  private readonly relayAddresses: RelayAddresses;
+  private relayTimer?: NodeJS.Timeout;
+  private readonly watchIntervalMs: number;
   private readonly watcher: InterfaceWatcher;
   private sweepTimer?: NodeJS.Timeout;
   private readonly sweepIntervalMs: number;
@@ -97,12 +104,14 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.remote = new PendingSearchTable<RemoteSearch>({ max, now: this.now, onExpire: (e) => this.closeSearchSocket(e.data.socket) });
     this.hubRoutes = new PendingSearchTable<HubRoute>({ max, now: this.now });
     this.replay = new ReplayGuard(REPLAY_WINDOW_MS, 65536, this.now);
+    this.relayAddresses = new RelayAddresses(deps.localAddressFor ?? kernelSourceAddress, this.now);
+    this.watchIntervalMs = deps.watchIntervalMs ?? 5000;
     for (const p of opts.peers) this.peers.set(p, newPeerCounters());
     this.lanSide = new LanSide(opts.lans, this.createSocket, (s, address, port, what) => this.bind(s, address, port, what));
     this.lanSide.on('message', (msg, rinfo, lan) => this.onLanMessage(msg, rinfo, lan));
     this.lanSide.on('info', (m) => this.emit('info', m));
     this.lanSide.on('warning', (k, m) => this.emit('warning', k, m));
-    this.watcher = createInterfaceWatcher({ names: opts.lans, intervalMs: deps.watchIntervalMs ?? 5000, read: deps.readInterfaces });
+    this.watcher = createInterfaceWatcher({ names: opts.lans, intervalMs: this.watchIntervalMs, read: deps.readInterfaces });
     this.watcher.on('appeared', (info) => this.lanSide.up(info));
     this.watcher.on('changed', (info, prev) => this.lanSide.up(info, prev));
     this.watcher.on('vanished', (name) => this.lanSide.down(name));
@@ -140,6 +149,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
         });
       }
       await this.openRelay();
+      await this.refreshRelayAddresses();
     } catch (err) {
       this.close();
       throw err;
@@ -147,6 +157,17 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.watcher.start();
     this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
     this.sweepTimer.unref();
+    // Routes to the peers come and go with the VPN; our address toward each follows them.
+    this.relayTimer = setInterval(() => void this.refreshRelayAddresses(), this.watchIntervalMs);
+    this.relayTimer.unref();
+  }
+
+  private async refreshRelayAddresses(): Promise<void> {
+    for (const c of await this.relayAddresses.refresh(this.opts.peers)) {
+      if (this.closed) return;
+      if (c.address) this.emit('info', `relay address toward ${c.peer}: ${c.address}${c.previous ? ` (was ${c.previous})` : ''}`);
+      else this.emit('warning', `no-route-${c.peer}`, `no route to peer ${c.peer}; nothing is sent to it until there is one`);
+    }
   }
 
   /** A socket on an ephemeral port that multicasts on our LANs; its port is marked as ours. */
@@ -230,11 +251,14 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.sendToPeers('notify', id, '0000000000000000', 0, this.lanSide.origin(lan), msg);
   }
 
-  private sendFrame(peer: string, f: Frame): void {
+  /** Sends a frame to one peer, from our relay address toward it. */
+  private sendFrame(peer: string, f: Omit<Frame, 'sender' | 'recipient'>): void {
     const c = this.peers.get(peer);
     const socket = peer.includes(':') ? this.relay.udp6 : this.relay.udp4;
     if (!socket || !c) return;
-    socket.send(encodeFrame(f, this.opts.key), this.opts.port, peer, (err) => {
+    const sender = this.relayAddresses.get(peer);
+    if (!sender) return bump(c.drops, 'no-route');
+    socket.send(encodeFrame({ ...f, sender, recipient: peer }, this.opts.key), this.opts.port, peer, (err) => {
       if (err) this.emit('warning', `peer-${peer}`, `sending to peer ${peer}: ${err.message}`);
     });
     if (f.type === 'search') c.searchesSent++;
@@ -243,7 +267,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   }
 
   private sendToPeers(type: FrameType, id: string, requestId: string, hops: number, origin: string, payload: Buffer, except: string[] = []): void {
-    const f: Frame = { type, hops, timestamp: this.now(), id, requestId, origin, payload };
+    const f = { type, hops, timestamp: this.now(), id, requestId, origin, payload };
     for (const peer of this.peers.keys()) if (!except.includes(peer)) this.sendFrame(peer, f);
   }
 
@@ -263,6 +287,15 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       if (!(err instanceof FrameError)) throw err;
       bump(c.drops, err.reason === 'auth' ? 'bad-auth' : err.reason);
       this.emit('warning', `frame-${from}-${err.reason}`, `dropped a relay datagram from ${from}: ${err.message}`);
+      return;
+    }
+    // Before the replay guard: a reflected frame must not take the id of the real one.
+    const ours = this.relayAddresses.get(from);
+    if (f.sender !== from || f.recipient !== ours) {
+      bump(c.drops, 'reflected');
+      this.emit('warning', `reflected-${from}`, `dropped a relay frame from ${from} sent by ${f.sender} to ${f.recipient}, not by ${from} to us (${ours ?? 'no route'}): reflected or redirected`);
+      // Our address may have changed under us (a new VPN address): look again, at most once a second.
+      if (f.sender === from) this.relayAddresses.refreshSoon(this.opts.peers);
       return;
     }
     if (f.hops > MAX_HOPS) return bump(c.drops, 'hop-limit');
@@ -400,6 +433,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       this.closeRelay();
       await this.openRelay();
     }
+    await this.refreshRelayAddresses();
   }
 
   status(): SsdpProxyStatus {
@@ -422,6 +456,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.closed = true;
     this.watcher.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.relayTimer) clearInterval(this.relayTimer);
     this.lanSide.close();
     this.closeRelay();
     for (const s of [this.notifySocket, this.notifySocket6]) if (s) quietly(() => s.close());

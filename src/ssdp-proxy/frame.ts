@@ -2,23 +2,36 @@
 // with HMAC-SHA256 under the key all sites share. A frame carries one SSDP
 // message (an M-SEARCH, a reply to one, or a NOTIFY) unchanged.
 //
-//   0  "SR"  version(1)  type(1)  hops(1)  originFamily(4|6)  payloadLength(2)
+//   0  "SR"  version(1)  type(1)  hops(1)  flags(1)  payloadLength(2)
 //   8  timestamp, ms since the epoch (8)
-//  16  message id (8): unique per frame; replay and loop detection
+//  16  message id (8): unique per message; replay and loop detection
 //  24  request id (8): the search a reply answers (= message id for a search)
-//  32  origin: the address of the proxy where the message entered (4 or 16)
+//  32  sender: the relay address of the proxy that sent this datagram (4 or 16)
+//  ..  recipient: the relay address it was sent to (as many bytes as the sender)
+//  ..  origin: the address of the proxy where the message entered (4 or 16)
 //  ..  payload (the SSDP message)
 //  ..  HMAC-SHA256 over everything before it (32)
+//
+// flags: bit 0 sender and recipient are IPv6, bit 1 origin is IPv6; the others are 0.
+//
+// Sender and recipient are under the MAC, so a frame is good for one hop only:
+// captured and sent back to its sender, or on to another site, it names the
+// wrong pair and is refused ("reflected"); the replay window alone cannot see
+// that, as the sender never received the frame it sent.
 import crypto from 'node:crypto';
 import { InputError } from '../lib/input-error';
 import { formatIPv4, formatIPv6, isIPv4, parseIPv4, parseIPv6 } from '../lib/ip';
 import { MAX_SSDP_BYTES } from './message';
 
-export const FRAME_VERSION = 1;
+/** 2: sender and recipient (1 had neither; a version-1 peer's frames are dropped as `version`). */
+export const FRAME_VERSION = 2;
 const MAGIC0 = 0x53; // 'S'
 const MAGIC1 = 0x52; // 'R'
 const HEADER_BYTES = 32;
 const MAC_BYTES = 32;
+const LINK_V6 = 0x01;
+const ORIGIN_V6 = 0x02;
+const KNOWN_FLAGS = LINK_V6 | ORIGIN_V6;
 
 export type FrameType = 'search' | 'reply' | 'notify';
 const TYPES: FrameType[] = ['search', 'reply', 'notify'];
@@ -30,6 +43,9 @@ export interface Frame {
   /** 16 hex digits */
   id: string;
   requestId: string;
+  /** The relay address this datagram is sent from, and the one it is sent to (the same family). */
+  sender: string;
+  recipient: string;
   origin: string;
   payload: Buffer;
 }
@@ -49,41 +65,56 @@ export function newMessageId(): string {
   return crypto.randomBytes(8).toString('hex');
 }
 
+const addressBytes = (a: string): Uint8Array => (isIPv4(a) ? parseIPv4(a) : parseIPv6(a));
+
 export function encodingLength(f: Frame): number {
-  return HEADER_BYTES + (isIPv4(f.origin) ? 4 : 16) + f.payload.length + MAC_BYTES;
+  const link = isIPv4(f.sender) ? 4 : 16;
+  return HEADER_BYTES + 2 * link + (isIPv4(f.origin) ? 4 : 16) + f.payload.length + MAC_BYTES;
 }
 
 export function encodeFrame(f: Frame, key: Buffer): Buffer {
   if (f.payload.length > MAX_SSDP_BYTES) throw new RangeError(`payload of ${f.payload.length} bytes, at most ${MAX_SSDP_BYTES}`);
   if (!Number.isInteger(f.hops) || f.hops < 0 || f.hops > 255) throw new RangeError(`hops ${f.hops} out of range 0..255`);
-  const origin = isIPv4(f.origin) ? parseIPv4(f.origin) : parseIPv6(f.origin);
+  const sender = addressBytes(f.sender);
+  const recipient = addressBytes(f.recipient);
+  if (sender.length !== recipient.length) throw new RangeError(`sender ${f.sender} and recipient ${f.recipient} are of different families`);
+  const origin = addressBytes(f.origin);
   const out = Buffer.alloc(encodingLength(f));
   out[0] = MAGIC0;
   out[1] = MAGIC1;
   out[2] = FRAME_VERSION;
   out[3] = TYPES.indexOf(f.type) + 1;
   out[4] = f.hops;
-  out[5] = origin.length === 4 ? 4 : 6;
+  out[5] = (sender.length === 16 ? LINK_V6 : 0) | (origin.length === 16 ? ORIGIN_V6 : 0);
   out.writeUInt16BE(f.payload.length, 6);
   out.writeBigUInt64BE(BigInt(Math.floor(f.timestamp)), 8);
   out.write(f.id, 16, 8, 'hex');
   out.write(f.requestId, 24, 8, 'hex');
-  out.set(origin, HEADER_BYTES);
-  f.payload.copy(out, HEADER_BYTES + origin.length);
+  let at = HEADER_BYTES;
+  for (const a of [sender, recipient, origin]) {
+    out.set(a, at);
+    at += a.length;
+  }
+  f.payload.copy(out, at);
   const macAt = out.length - MAC_BYTES;
   crypto.createHmac('sha256', key).update(out.subarray(0, macAt)).digest().copy(out, macAt);
   return out;
 }
 
+const formatAddress = (b: Uint8Array): string => (b.length === 4 ? formatIPv4(b) : formatIPv6(b));
+
 /** Checks the MAC before anything else is believed; throws FrameError. */
 export function decodeFrame(buf: Buffer, key: Buffer): Frame {
-  if (buf.length < HEADER_BYTES + 4 + MAC_BYTES) throw new FrameError('malformed', `${buf.length} bytes, shorter than any frame`);
+  if (buf.length < HEADER_BYTES + 3 * 4 + MAC_BYTES) throw new FrameError('malformed', `${buf.length} bytes, shorter than any frame`);
   if (buf[0] !== MAGIC0 || buf[1] !== MAGIC1) throw new FrameError('malformed', 'not a relay frame (bad magic)');
   if (buf[2] !== FRAME_VERSION) throw new FrameError('version', `version ${buf[2]}, expected ${FRAME_VERSION}`);
-  const originBytes = buf[5] === 4 ? 4 : buf[5] === 6 ? 16 : 0;
-  if (!originBytes) throw new FrameError('malformed', `origin family ${buf[5]}`);
+  const flags = buf[5];
+  if (flags & ~KNOWN_FLAGS) throw new FrameError('malformed', `unknown flags 0x${flags.toString(16)}`);
+  const link = flags & LINK_V6 ? 16 : 4;
+  const originBytes = flags & ORIGIN_V6 ? 16 : 4;
   const payloadLength = buf.readUInt16BE(6);
-  if (HEADER_BYTES + originBytes + payloadLength + MAC_BYTES !== buf.length) {
+  const payloadAt = HEADER_BYTES + 2 * link + originBytes;
+  if (payloadAt + payloadLength + MAC_BYTES !== buf.length) {
     throw new FrameError('malformed', `length ${buf.length} does not match a payload of ${payloadLength} bytes`);
   }
   const macAt = buf.length - MAC_BYTES;
@@ -91,15 +122,17 @@ export function decodeFrame(buf: Buffer, key: Buffer): Frame {
   if (!crypto.timingSafeEqual(want, buf.subarray(macAt))) throw new FrameError('auth', 'bad HMAC (wrong key or altered)');
   const type = TYPES[buf[3] - 1];
   if (!type) throw new FrameError('malformed', `unknown type ${buf[3]}`);
-  const o = buf.subarray(HEADER_BYTES, HEADER_BYTES + originBytes);
+  const at = (from: number, n: number) => formatAddress(buf.subarray(from, from + n));
   return {
     type,
     hops: buf[4],
     timestamp: Number(buf.readBigUInt64BE(8)),
     id: buf.toString('hex', 16, 24),
     requestId: buf.toString('hex', 24, 32),
-    origin: originBytes === 4 ? formatIPv4(o) : formatIPv6(o),
-    payload: Buffer.from(buf.subarray(HEADER_BYTES + originBytes, macAt)),
+    sender: at(HEADER_BYTES, link),
+    recipient: at(HEADER_BYTES + link, link),
+    origin: at(HEADER_BYTES + 2 * link, originBytes),
+    payload: Buffer.from(buf.subarray(payloadAt, macAt)),
   };
 }
 

@@ -137,10 +137,10 @@ def notify(n, tag):
         s.sendto(msg.encode(), GROUP)
         time.sleep(0.02)
 
-def frame(key, origin="10.0.0.1"):
+def frame(key, sender="10.0.0.1", recipient="10.0.0.2"):  # a v2 NOTIFY frame (src/ssdp-proxy/frame.ts)
     payload = b"NOTIFY * HTTP/1.1\r\nNT: urn:x-e2e:forged\r\nNTS: ssdp:alive\r\n\r\n"
-    head = b"SR" + bytes([1, 3, 0, 4]) + struct.pack(">HQ", len(payload), int(time.time() * 1000))
-    head += os.urandom(8) + bytes(8) + socket.inet_aton(origin)
+    head = b"SR" + bytes([2, 3, 0, 0]) + struct.pack(">HQ", len(payload), int(time.time() * 1000))
+    head += os.urandom(8) + bytes(8) + b"".join(socket.inet_aton(a) for a in (sender, recipient, sender))
     body = head + payload
     return body + hmac.new(key, body, hashlib.sha256).digest()
 

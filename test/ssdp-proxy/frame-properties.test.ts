@@ -10,18 +10,25 @@ import { decodeOrRefuse, fc, holds, ipv4Text, ipv6Text, mutate, mutations, uncha
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef');
 const hex16 = fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.from(b).toString('hex'));
-const frame: fc.Arbitrary<Frame> = fc.record(
-  {
-    type: fc.constantFrom('search', 'reply', 'notify'),
-    hops: fc.nat(255),
-    timestamp: fc.integer({ min: 0, max: 2 ** 50 }),
-    id: hex16,
-    requestId: hex16,
-    origin: fc.oneof(ipv4Text, ipv6Text.map((a) => formatIPv6(parseIPv6(a)))),
-    payload: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-  },
-  { noNullPrototype: true },
-) as fc.Arbitrary<Frame>;
+const ipv6Canonical = ipv6Text.map((a) => formatIPv6(parseIPv6(a)));
+const address = fc.oneof(ipv4Text, ipv6Canonical);
+// Sender and recipient are the two ends of one relay link: of one family.
+const link = fc.oneof(fc.tuple(ipv4Text, ipv4Text), fc.tuple(ipv6Canonical, ipv6Canonical));
+const frame: fc.Arbitrary<Frame> = fc
+  .record(
+    {
+      type: fc.constantFrom('search', 'reply', 'notify'),
+      hops: fc.nat(255),
+      timestamp: fc.integer({ min: 0, max: 2 ** 50 }),
+      id: hex16,
+      requestId: hex16,
+      link,
+      origin: address,
+      payload: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+    },
+    { noNullPrototype: true },
+  )
+  .map(({ link: [sender, recipient], ...f }) => ({ ...f, sender, recipient })) as fc.Arbitrary<Frame>;
 const key = fc.uint8Array({ minLength: 16, maxLength: 64 }).map((b) => Buffer.from(b));
 
 test('any datagram: FrameError or a frame, never another throw', () => {
