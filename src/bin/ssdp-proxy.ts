@@ -5,7 +5,7 @@ import { logDaemonEvents } from '../lib/log';
 import { serveDaemon } from '../lib/serve-daemon';
 import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
-import { DEFAULT_CONTROL_SOCKET, DEFAULT_MAX_PENDING, DEFAULT_PORT, loadSsdpProxyConfig, type SsdpProxyConfig } from '../ssdp-proxy/config';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_HOST, DEFAULT_PORT, loadSsdpProxyConfig, type SsdpProxyConfig } from '../ssdp-proxy/config';
 import { createSsdpProxy, type SsdpProxyStatus } from '../ssdp-proxy/daemon';
 import { formatStatus } from '../ssdp-proxy/status-format';
 
@@ -31,6 +31,7 @@ Options:
   --hub                     relay between the peers (a hub needs no --lan)
   --port N                  relay UDP port, the same at every site (${DEFAULT_PORT})
   --max-pending N           bound on searches waiting for replies (${DEFAULT_MAX_PENDING})
+  --max-pending-per-host N  of which one LAN host may have (${DEFAULT_MAX_PENDING_PER_HOST})
   --config FILE             JSON config (lans, peers, keyFile, hub, port, ...); SIGHUP
                             reloads it, pending searches stay
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
@@ -44,7 +45,7 @@ Options:
 const SPEC = {
   string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
   boolean: ['help', 'version', 'json', 'hub'],
-  integer: ['port', 'max-pending'],
+  integer: ['port', 'max-pending', 'max-pending-per-host'],
   repeatable: ['lan', 'peer'],
   alias: { h: 'help', v: 'version' },
 };
@@ -61,6 +62,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
     hub: args.hub ? true : undefined,
     port: args.port,
     maxPending: args['max-pending'],
+    maxPendingPerHost: args['max-pending-per-host'],
     log: args.log,
     logLevel: args['log-level'],
     pidFile: args['pid-file'],
@@ -68,7 +70,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
   };
 }
 
-const flagMessage = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', logLevel: '--log-level' });
+const flagMessage = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', logLevel: '--log-level' });
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);

@@ -16,6 +16,8 @@ export interface SsdpProxyConfig {
   hub: boolean;
   port: number;
   maxPending: number;
+  /** Searches one LAN host may have waiting at once, so one host cannot fill the table. */
+  maxPendingPerHost: number;
   /** outbound: from our LANs to the peers; inbound: from the peers to our LANs. */
   filters: { outbound?: FilterRule; inbound?: FilterRule };
   log?: string;
@@ -27,9 +29,15 @@ export interface SsdpProxyConfig {
 export const DEFAULT_CONTROL_SOCKET = '/run/ssdp-proxy.sock';
 export const DEFAULT_PORT = 1901;
 export const DEFAULT_MAX_PENDING = 1024;
+/**
+ * A control point searches a handful of STs, each two or three times, with MX up
+ * to 5 s: a few dozen at once at most. 64 leaves room for that and still keeps
+ * 16 flooding hosts from filling the default table.
+ */
+export const DEFAULT_MAX_PENDING_PER_HOST = 64;
 const MIN_KEY_BYTES = 16;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'filters', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'maxPendingPerHost', 'filters', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
 
 /** The shared key: the file's contents, surrounding whitespace removed (so `openssl rand -hex 32 > FILE` works). */
 export function readKeyFile(path: string, field: string): Buffer {
@@ -100,6 +108,7 @@ export function parseSsdpProxyConfig(raw: unknown, field = 'config', readKey = r
     port: optional(o.port, 'port', port, DEFAULT_PORT),
     filters: optional(o.filters, 'filters', filters, {}),
     maxPending: optional(o.maxPending, 'maxPending', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING),
+    maxPendingPerHost: optional(o.maxPendingPerHost, 'maxPendingPerHost', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING_PER_HOST),
     log: optional(o.log, 'log', str, undefined),
     logLevel: optional(o.logLevel, 'logLevel', (v, f) => oneOf(v, f, LEVELS), 'info'),
     pidFile: optional(o.pidFile, 'pidFile', str, undefined),

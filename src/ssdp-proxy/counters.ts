@@ -31,6 +31,7 @@ export interface SsdpProxyStatus {
   pendingSearches: number;
   remoteSearches: number;
   maxPending: number;
+  maxPendingPerHost: number;
   lans: ({ name: string; present: boolean; addresses: string[]; ipv6: boolean } & LanCounters)[];
   peers: ({ address: string } & PeerCounters)[];
   /** Drops not charged to a configured peer or LAN. */

@@ -13,7 +13,7 @@ import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
 import type { DaemonLogEvents } from '../lib/log';
-import type { SsdpProxyConfig } from './config';
+import { DEFAULT_MAX_PENDING_PER_HOST, type SsdpProxyConfig } from './config';
 import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from './counters';
 import { compileFilter, type Filter } from './filter';
 import { decodeFrame, encodeFrame, FrameError, newMessageId, ReplayGuard, type Frame, type FrameType } from './frame';
@@ -28,7 +28,8 @@ export type { SsdpProxyStatus } from './counters';
 export const MAX_HOPS = 2;
 export const REPLAY_WINDOW_MS = 30_000;
 
-export type SsdpProxyOptions = Pick<SsdpProxyConfig, 'lans' | 'peers' | 'key' | 'hub' | 'port' | 'maxPending'> & Partial<Pick<SsdpProxyConfig, 'filters'>>;
+export type SsdpProxyOptions = Pick<SsdpProxyConfig, 'lans' | 'peers' | 'key' | 'hub' | 'port' | 'maxPending'> &
+  Partial<Pick<SsdpProxyConfig, 'filters' | 'maxPendingPerHost'>>;
 
 export interface SsdpProxyDeps {
   now?: () => number;
@@ -100,7 +101,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.startedAt = this.now();
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     const max = opts.maxPending;
-    this.pending = new PendingSearchTable({ max, now: this.now });
+    this.pending = new PendingSearchTable({ max, maxPerSource: opts.maxPendingPerHost ?? DEFAULT_MAX_PENDING_PER_HOST, now: this.now });
     this.remote = new PendingSearchTable<RemoteSearch>({ max, now: this.now, onExpire: (e) => this.closeSearchSocket(e.data.socket) });
     this.hubRoutes = new PendingSearchTable<HubRoute>({ max, now: this.now });
     this.replay = new ReplayGuard(REPLAY_WINDOW_MS, 65536, this.now);
@@ -233,8 +234,13 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     const id = newMessageId();
     const entry = this.pending.add({ id, clientAddress: rinfo.address, clientPort: rinfo.port, st, mx, data: undefined });
     if (!entry) {
-      bump(this.drops, 'pending-full');
-      this.emit('warning', 'pending-full', `pending searches full (${this.pending.max}); a search from ${rinfo.address} was not relayed`);
+      if (this.pending.atSourceQuota(rinfo.address)) {
+        bump(this.drops, 'host-quota');
+        this.emit('warning', `host-quota-${rinfo.address}`, `${rinfo.address} has ${this.pending.maxPerSource} searches waiting, the most per host; its further searches are refused until those expire`);
+      } else {
+        bump(this.drops, 'pending-full');
+        this.emit('warning', 'pending-full', `pending searches full (${this.pending.max}); a search from ${rinfo.address} was not relayed`);
+      }
       return;
     }
     lan.counters.searches++;
@@ -425,6 +431,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     }
     // A smaller bound refuses new searches until the tables drain; none in flight is cut short.
     for (const t of [this.pending, this.remote, this.hubRoutes]) t.max = next.maxPending;
+    this.pending.maxPerSource = next.maxPendingPerHost ?? DEFAULT_MAX_PENDING_PER_HOST;
     this.opts = next;
     this.setFilters(next);
     this.watcher.setNames(next.lans);
@@ -445,6 +452,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       pendingSearches: this.pending.size,
       remoteSearches: this.remote.size,
       maxPending: this.opts.maxPending,
+      maxPendingPerHost: this.pending.maxPerSource,
       lans: [...this.lanSide.lans.values()].map((l) => ({ name: l.name, present: !!l.info, addresses: [...l.joined], ipv6: l.joined6, ...l.counters })),
       peers: [...this.peers].map(([address, c]) => ({ address, ...c, drops: { ...c.drops } })),
       drops: { ...this.drops },

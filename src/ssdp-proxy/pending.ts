@@ -3,6 +3,10 @@
 // searched and two clients searching at once never see each other's replies.
 // An entry lives MX + 1 s (UDA 2.0 s1.3.3: devices answer within MX); a reply
 // after that is dropped, never re-multicast.
+//
+// Besides the bound on the whole table, a bound per client address: a host
+// that floods searches of distinct STs fills its own share, not the table, and
+// every other host's searches still go out.
 
 export interface PendingSearch<T = undefined> {
   id: string;
@@ -17,6 +21,8 @@ export interface PendingSearch<T = undefined> {
 
 export interface PendingSearchTableOptions<T> {
   max: number;
+  /** Entries one client address may hold at once; unlimited when not given. */
+  maxPerSource?: number;
   now?: () => number;
   /** Called once for every entry that expires, wherever the expiry happens (a socket to close). */
   onExpire?: (e: PendingSearch<T>) => void;
@@ -28,21 +34,30 @@ export class PendingSearchTable<T = undefined> {
   private readonly onExpire?: (e: PendingSearch<T>) => void;
   /** The bound; a smaller one set at run time refuses new entries until the table drains. */
   max: number;
+  /** The bound per client address; settable at run time like max. */
+  maxPerSource: number;
+  private perSource = new Map<string, number>();
   /** No entry expires before this: a full table refuses a flood without scanning itself each time. */
   private earliest = Infinity;
 
   constructor(opts: PendingSearchTableOptions<T>) {
     this.max = opts.max;
+    this.maxPerSource = opts.maxPerSource ?? Infinity;
     this.now = opts.now ?? Date.now;
     this.onExpire = opts.onExpire;
   }
 
-  /** Undefined when the table is full: the search is refused, not an older one dropped. */
+  /**
+   * Undefined when the table is full or the client at its quota (atSourceQuota
+   * tells which): the search is refused, not an older one dropped.
+   */
   add(e: Omit<PendingSearch<T>, 'deadline'>): PendingSearch<T> | undefined {
-    if (this.entries.size >= this.max && this.now() > this.earliest) this.expire();
-    if (this.entries.size >= this.max || this.entries.has(e.id)) return undefined;
+    const full = () => this.entries.size >= this.max || this.atSourceQuota(e.clientAddress);
+    if (full() && this.now() > this.earliest) this.expire();
+    if (full() || this.entries.has(e.id)) return undefined;
     const entry = { ...e, deadline: this.now() + (e.mx + 1) * 1000 };
     this.entries.set(e.id, entry);
+    this.perSource.set(e.clientAddress, (this.perSource.get(e.clientAddress) ?? 0) + 1);
     this.earliest = Math.min(this.earliest, entry.deadline);
     return entry;
   }
@@ -61,7 +76,7 @@ export class PendingSearchTable<T = undefined> {
     let earliest = Infinity;
     for (const e of this.entries.values()) {
       if (t > e.deadline) {
-        this.entries.delete(e.id);
+        this.remove(e);
         gone.push(e);
       } else earliest = Math.min(earliest, e.deadline);
     }
@@ -72,8 +87,20 @@ export class PendingSearchTable<T = undefined> {
 
   delete(id: string): PendingSearch<T> | undefined {
     const e = this.entries.get(id);
-    this.entries.delete(id);
+    if (e) this.remove(e);
     return e;
+  }
+
+  /** The client holds as many entries as it may. */
+  atSourceQuota(clientAddress: string): boolean {
+    return (this.perSource.get(clientAddress) ?? 0) >= this.maxPerSource;
+  }
+
+  private remove(e: PendingSearch<T>): void {
+    this.entries.delete(e.id);
+    const n = (this.perSource.get(e.clientAddress) ?? 1) - 1;
+    if (n > 0) this.perSource.set(e.clientAddress, n);
+    else this.perSource.delete(e.clientAddress);
   }
 
   values(): PendingSearch<T>[] {

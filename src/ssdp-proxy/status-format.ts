@@ -23,7 +23,7 @@ function uptime(ms: number): string {
 export function formatStatus(s: SsdpProxyStatus): string {
   const out: string[] = [];
   out.push(`ssdp-proxy${s.hub ? ' (hub)' : ''}: relay port ${s.port}, up ${uptime(s.now - s.startedAt)}`);
-  out.push(`pending searches: ${s.pendingSearches} ours, ${s.remoteSearches} for peers (limit ${s.maxPending} each)`);
+  out.push(`pending searches: ${s.pendingSearches} ours, ${s.remoteSearches} for peers (limit ${s.maxPending} each, ${s.maxPendingPerHost} per LAN host)`);
   if (s.lans.length) {
     out.push('', 'LANs:');
     out.push(

@@ -23,6 +23,7 @@ const config = fc.record(
     hub: fc.boolean(),
     port: fc.integer({ min: 1, max: 65535 }),
     maxPending: fc.integer({ min: 1, max: 65536 }),
+    maxPendingPerHost: fc.integer({ min: 1, max: 65536 }),
     filters: fc.record({ inbound: rule, outbound: rule }, { requiredKeys: [], noNullPrototype: true }),
   },
   { requiredKeys: ['lans', 'peers', 'keyFile'], noNullPrototype: true },
@@ -32,7 +33,7 @@ function runnable(c: SsdpProxyConfig): void {
   assert.ok(c.hub || c.lans.length > 0);
   assert.ok(c.peers.length > 0 && new Set(c.peers).size === c.peers.length);
   for (const p of c.peers) assert.ok(isIPv4(p) || (isIPv6(p) && formatIPv6(parseIPv6(p)) === p));
-  assert.ok(c.port >= 1 && c.port <= 65535 && c.maxPending >= 1);
+  assert.ok(c.port >= 1 && c.port <= 65535 && c.maxPending >= 1 && c.maxPendingPerHost >= 1);
   assert.ok(c.key.length >= 16);
   for (const r of [c.filters.inbound, c.filters.outbound]) compileFilter(r)('ssdp:all');
 }
@@ -48,6 +49,7 @@ test('a valid configuration reads back as written', () => {
       assert.is(c.hub, raw.hub ?? false);
       assert.is(c.port, raw.port ?? 1901);
       assert.is(c.maxPending, raw.maxPending ?? 1024);
+      assert.is(c.maxPendingPerHost, raw.maxPendingPerHost ?? 64);
       assert.equal(JSON.parse(JSON.stringify(c.filters)), raw.filters ?? {});
       runnable(c);
     }),
