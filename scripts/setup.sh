@@ -10,6 +10,7 @@ DEBIAN_PACKAGES="
   binutils binutils-aarch64-linux-gnu
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
   ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3 minidlna nmap
+  avahi-daemon avahi-utils python3-zeroconf dbus-daemon
 "
 # Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
 # baselines, and cc for the UDP load generator.
