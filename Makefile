@@ -1,7 +1,9 @@
 # udm-proxies: `make` builds, `make test` installs what tests need and runs
 # them all, `make demo` shows the proxies in a simulated UniFi network.
 SHELL := /bin/bash
-UVU := node_modules/.bin/uvu -r esbuild-register test '\.test\.ts$$' -i e2e
+# make test-unit DIR=test/udp-proxy: the unit tests of one folder (test/ mirrors src/).
+DIR ?= test
+UVU := node_modules/.bin/uvu -r esbuild-register $(DIR) '\.test\.ts$$' -i e2e
 
 .PHONY: all build setup test test-unit test-e2e demo bench fuzz lint clean deploy
 
