@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DIR ?= test
 UVU := node_modules/.bin/uvu -r esbuild-register $(DIR) '\.test\.ts$$' -i e2e
 
-.PHONY: all build setup test test-unit test-e2e demo bench fuzz lint clean deploy
+.PHONY: all build setup test test-unit test-e2e demo bench fuzz lab lint clean deploy
 
 all: build
 
@@ -41,9 +41,15 @@ bench: build
 	@sh scripts/setup.sh --bench
 	@bash scripts/bench.sh
 
+# make lab TOPO=ssdp-proxy: one lab of test/lab/ brought up by hand with its proxies
+# running (built first if needed), until Ctrl-C; it prints how to enter the namespaces.
+TOPO ?=
+lab: node_modules/.package-lock.json
+	@bash test/lab/up.sh $(TOPO)
+
 lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
-	shellcheck -x $(wildcard scripts/*.sh test/e2e/*.sh) .ci/run
+	shellcheck -x $(wildcard scripts/*.sh test/e2e/*.sh test/lab/*.sh) .ci/run
 	shellcheck -x -s sh scripts/udm-proxies on_boot.d/10-proxy.sh.in
 
 clean:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck source-path=SCRIPTDIR/../test/e2e source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR/../test/lab source-path=SCRIPTDIR
 # A narrated demo of mld-proxy in a simulated network: a UDM behind an ISP gateway
 # that does MLD snooping. Shows the gateway losing a LAN host, then mld-proxy
 # bringing it back. Everything runs in network namespaces this script creates and
@@ -9,21 +9,20 @@
 # Exits non-zero if a step that should work does not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/test/e2e/lib.sh"
+. "$root/test/lab/lib.sh"
 need_root
 need_cmd ip bridge ndppd radvd python3 ping setsid awk
 MLD_WITH_OTHER=0
-. "$root/test/e2e/mld-topology.sh"
-
+. "$root/test/lab/mld-proxy.sh"
 . "$root/scripts/demo-lib.sh"
-demo_exe MP mld-proxy
+lab_exe MP mld-proxy
 
 gw_ping() { nsx gw ping -6 -n -c1 -W2 "$HOST_ADDR" >/dev/null; }
 gw_forget() { nsx gw ip -6 neigh del "$HOST_ADDR" dev "$GW_BR" 2>/dev/null || true; }
 mdb() { run gw bridge mdb show dev "$GW_BR"; }
 mp() { nsx rtr "$MP" "$@"; }
-SOCK="$E2E_TMP/mld-proxy.sock"
-MP_LOG="$E2E_TMP/mld-proxy.log"
+SOCK="$LAB_TMP/mld-proxy.sock"
+MP_LOG="$LAB_TMP/mld-proxy.log"
 
 t0=$(date +%s)
 section "1. The network"
@@ -52,17 +51,14 @@ require "the gateway cannot reach the host" not gw_ping
 section "3. mld-proxy joins the host's group on the WAN"
 say "mld-proxy watches NS/NA on the LAN bridge and joins each host's solicited-node group" \
 	"on the WAN. The kernel then reports the membership to the gateway's switch."
-printf '%s[rtr]# %s%s\n' "$B" "mld-proxy --check-interval 5 --log $MP_LOG --control-socket $SOCK $RTR_WAN $RTR_LAN &" "$N"
-bg_in rtr "$E2E_TMP/mld-proxy.out" "$MP" --check-interval 5 --log "$MP_LOG" \
-	--pid-file "$E2E_TMP/mld-proxy.pid" --control-socket "$SOCK" "$RTR_WAN" "$RTR_LAN"
-MP_PID=$E2E_BG_PID
-require_wait 10 "mld-proxy is running" mp status --control-socket "$SOCK"
+shown rtr "mld-proxy --check-interval 5 --log $MP_LOG --control-socket $SOCK $RTR_WAN $RTR_LAN &"
+mld_proxy_start "$MP" --check-interval 5
 say "" "Any NDP on the LAN teaches it the host - a host configuring an address (DAD), the" \
 	"host resolving a neighbour, or the router resolving the host, as here:"
-printf '%s[rtr]# %s%s\n' "$B" "ping -6 -c1 $HOST_ADDR >/dev/null" "$N"
+shown rtr "ping -6 -c1 $HOST_ADDR >/dev/null"
 nsx rtr ping -6 -n -c1 -W1 "$HOST_ADDR" >/dev/null || true
 require_wait 10 "mld-proxy joined $HOST_SNMA" grep -qF "Joined: $HOST_SNMA" "$MP_LOG"
-printf '%s[rtr]# cat %s%s\n' "$B" "$MP_LOG" "$N"
+shown rtr cat "$MP_LOG"
 sed 's/^/    /' "$MP_LOG"
 require_wait 5 "the gateway's switch learned $HOST_SNMA on $GW_RTR_PORT" mld_mdb_has "$HOST_SNMA" "$GW_RTR_PORT"
 mdb || true
@@ -82,15 +78,14 @@ done
 require "10 of 10 pings answered ($lost lost)" test "$lost" -eq 0
 
 section "5. What mld-proxy knows"
-printf '%s[rtr]# mld-proxy status --control-socket %s%s\n' "$B" "$SOCK" "$N"
+shown rtr mld-proxy status --control-socket "$SOCK"
 mp status --control-socket "$SOCK" | sed 's/^/    /'
 
 section "6. When mld-proxy stops, it leaves the groups"
 say "On SIGTERM it saves its table (with --state) and leaves every group: the kernel" \
 	"sends MLD Done and the switch forgets the port."
-printf '%s[rtr]# kill %s%s\n' "$B" "$MP_PID" "$N"
+shown rtr kill "$MP_PID"
 bg_stop "$MP_PID"
 require_wait 5 "$HOST_SNMA is gone from the gateway's switch" not mld_mdb_has "$HOST_SNMA" "$GW_RTR_PORT"
 say "" "Done in $(($(date +%s) - t0)) s: without mld-proxy the snooping gateway cannot find the" \
 	"host; with it, it can. The namespaces are removed now."
-E2E_FINISHED=1 # a demo, not a test: no "N passed" line

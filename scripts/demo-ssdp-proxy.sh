@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck source-path=SCRIPTDIR/../test/e2e source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR/../test/lab source-path=SCRIPTDIR
 # A narrated demo of ssdp-proxy: two sites whose routers are joined by a routed
 # link standing in for WireGuard, minidlna on one site's LAN. A search on the
 # other site's LAN finds nothing until ssdp-proxy runs on both routers. Everything
@@ -9,38 +9,36 @@
 # Exits non-zero if a step that should work does not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/test/e2e/lib.sh"
+. "$root/test/lab/lib.sh"
 need_root
 need_cmd ip ping python3 minidlnad curl setsid
-. "$root/test/e2e/ssdp-proxy-topology.sh"
+. "$root/test/lab/ssdp-proxy.sh"
 . "$root/scripts/demo-lib.sh"
 
-demo_exe SP ssdp-proxy
+lab_exe SP ssdp-proxy
 MS=urn:schemas-upnp-org:device:MediaServer:1
 URL=http://192.168.1.10:8200/rootDesc.xml
 # search : show and run an M-SEARCH for media servers on B's LAN (MX 1, 2 s of
-# listening); the replies, as JSON, stay in $E2E_TMP/search.json.
+# listening); the replies, as JSON, stay in $LAB_TMP/search.json.
 search() {
-	printf '%s[blan]# python3 ssdp.py search %s 1 2%s\n' "$B" "$MS" "$N"
-	nsx blan python3 "$PY" search "$MS" 1 2 | tee "$E2E_TMP/search.json" | sed 's/^/    /'
+	shown blan python3 ssdp.py search "$MS" 1 2
+	nsx blan python3 "$PY" search "$MS" 1 2 | tee "$LAB_TMP/search.json" | sed 's/^/    /'
 }
-found() { grep -qF "\"location\": \"$URL\"" "$E2E_TMP/search.json"; }
+found() { grep -qF "\"location\": \"$URL\"" "$LAB_TMP/search.json"; }
 # sp NS ARGS... : show and run ssdp-proxy on that router.
 sp() {
 	local ns=$1
 	shift
-	printf '%s[%s]# ssdp-proxy %s%s\n' "$B" "$ns" "$*" "$N"
+	shown "$ns" ssdp-proxy "$@"
 	nsx "$ns" "$SP" "$@" | sed 's/^/    /'
 }
 # log_lines SITE NS REGEX : show the lines of that proxy's log that match.
 log_lines() {
-	printf '%s[%s]# grep -E '\''%s'\'' %s%s\n' "$B" "$2" "$3" "$E2E_TMP/$1.log" "$N"
-	grep -E -- "$3" "$E2E_TMP/$1.log" | sed 's/^/    /'
+	shown "$2" grep -E "'$3'" "$LAB_TMP/$1.log"
+	grep -E -- "$3" "$LAB_TMP/$1.log" | sed 's/^/    /'
 }
-# Both of them, for require_wait.
-logs_have() { grep -qE -- "$1" "$E2E_TMP/a.log" && grep -qE -- "$1" "$E2E_TMP/b.log"; }
 idle() { # SITE : no search is pending at that site's proxy
-	nsx "${1}router" "$SP" status --json --control-socket "$E2E_TMP/$1.sock" |
+	nsx "${1}router" "$SP" status --json --control-socket "$LAB_TMP/$1.sock" |
 		python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(s["pendingSearches"] + s["remoteSearches"] > 0)'
 }
 both_idle() { idle a && idle b; }
@@ -72,11 +70,11 @@ say "Each router names the other as its peer and reads the same key file (32 ran
 conf a '["lan0"]' '["10.0.0.2"]'
 conf b '["lan0"]' '["10.0.0.1"]'
 for s in a b; do
-	run "${s}router" cat "$E2E_TMP/$s.json"
-	printf '%s[%srouter]# ssdp-proxy --config %s &%s\n' "$B" "$s" "$E2E_TMP/$s.json" "$N"
-	bg_in "${s}router" "$E2E_TMP/$s.out" "$SP" --config "$E2E_TMP/$s.json"
+	run "${s}router" cat "$LAB_TMP/$s.json"
+	shown "${s}router" ssdp-proxy --config "$LAB_TMP/$s.json" "&"
+	ssdp_proxy_start "$s" "$SP"
 done
-require_wait 5 "both proxies joined the SSDP groups on their LAN" logs_have "joined ff02::c on lan0"
+require_wait 5 "both proxies joined the SSDP groups on their LAN" ssdp_logs_have "joined ff02::c on lan0"
 say "What they logged: each listens on its LAN's port 1900, relays to the other on UDP" \
 	"1901, and joined the SSDP groups (IPv4 and IPv6) on its LAN."
 log_lines a arouter 'INFO'
@@ -91,7 +89,7 @@ require "the search finds minidlna's LOCATION $URL" found
 log_lines b brouter 'DEBUG (search|reply)'
 log_lines a arouter 'DEBUG search'
 say "The LOCATION URL is reachable across the VPN, so B fetches the description:"
-printf '%s[blan]# curl -fsS %s | grep -o '\''<friendlyName>[^<]*</friendlyName>'\''%s\n' "$B" "$URL" "$N"
+shown blan "curl -fsS $URL | grep -o '<friendlyName>[^<]*</friendlyName>'"
 nsx blan curl -fsS "$URL" | grep -o '<friendlyName>[^<]*</friendlyName>' | sed 's/^/    /' || true
 require "curl from B's LAN reads minidlna's friendly name" \
 	sh -c "ip netns exec $(ns_name blan) curl -fsS $URL | grep -q '<friendlyName>e2e-minidlna<'"
@@ -99,7 +97,6 @@ require "curl from B's LAN reads minidlna's friendly name" \
 section "5. What the proxies counted"
 say "A search is forgotten MX + 1 s after it was made; later replies would be dropped."
 require_wait 5 "neither proxy has a search pending any more" both_idle
-sp arouter status --control-socket "$E2E_TMP/a.sock"
-sp brouter status --control-socket "$E2E_TMP/b.sock"
+sp arouter status --control-socket "$LAB_TMP/a.sock"
+sp brouter status --control-socket "$LAB_TMP/b.sock"
 say "" "Done in $(($(date +%s) - t0)) s. The namespaces are removed now."
-E2E_FINISHED=1 # a demo, not a test: no "N passed" line

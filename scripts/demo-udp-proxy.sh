@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck source-path=SCRIPTDIR/../test/e2e source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR/../test/lab source-path=SCRIPTDIR
 # A narrated demo of udp-proxy: a DNS service behind a VIP that answers from its
 # real address. dig through the proxy gets nothing until the real address is a
 # reply alias. Everything runs in network namespaces this script creates and
@@ -9,23 +9,20 @@
 # Exits non-zero if a step that should work does not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/test/e2e/lib.sh"
+. "$root/test/lab/lib.sh"
 need_root
 need_cmd ip nft dnsmasq dig setsid
-. "$root/test/e2e/udp-proxy-topology.sh"
+. "$root/test/lab/udp-proxy.sh"
 . "$root/scripts/demo-lib.sh"
 
-demo_exe UP udp-proxy
-SOCK="$E2E_TMP/udp-proxy.sock"
+lab_exe UP udp-proxy
+SOCK="$LAB_TMP/udp-proxy.sock"
 ask() { nsx client dig +tries=1 +time=2 @10.0.1.1 -p 5353 svc.test A; }
 answered() { ask | grep -q '^svc\.test\..*192\.0\.2\.53'; }
 # start_proxy ARGS... : udp-proxy in the proxy box, listening on 10.0.1.1:5353.
 start_proxy() {
-	printf '%s[proxy]# udp-proxy --listen 10.0.1.1:5353 --upstream 10.0.2.254:53 %s &%s\n' "$B" "$*" "$N"
-	bg_in proxy "$E2E_TMP/udp-proxy.out" "$UP" --control-socket "$SOCK" --pid-file "$E2E_TMP/udp-proxy.pid" \
-		--listen 10.0.1.1:5353 --upstream 10.0.2.254:53 "$@"
-	UP_PID=$E2E_BG_PID
-	require_wait 10 "udp-proxy is running" nsx proxy "$UP" status --control-socket "$SOCK"
+	shown proxy udp-proxy --listen 10.0.1.1:5353 --upstream 10.0.2.254:53 "$@" "&"
+	udp_proxy_start "$UP" --listen 10.0.1.1:5353 --upstream 10.0.2.254:53 "$@"
 }
 
 t0=$(date +%s)
@@ -57,8 +54,7 @@ run client dig +tries=1 +time=2 @10.0.1.1 -p 5353 svc.test A || true
 require "dig gets the answer (192.0.2.53)" answered
 
 section "4. What udp-proxy counted"
-printf '%s[proxy]# udp-proxy status%s\n' "$B" "$N"
+shown proxy udp-proxy status
 nsx proxy "$UP" status --control-socket "$SOCK" | sed 's/^/    /'
 bg_stop "$UP_PID"
 say "" "Done in $(($(date +%s) - t0)) s. The namespaces are removed now."
-E2E_FINISHED=1 # a demo, not a test: no "N passed" line

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck source-path=SCRIPTDIR/../test/e2e source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR/../test/lab source-path=SCRIPTDIR
 # A narrated demo of udp-tunnel: three hosts meshed at run time with
 # `udp-tunnel ctl`, as in the original README, pings across the mesh, the
 # tunnel list, and one tunnel deleted. Everything runs in network namespaces
@@ -9,19 +9,23 @@
 # Exits non-zero if a step that should work does not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/test/e2e/lib.sh"
+. "$root/test/lab/lib.sh"
 need_root
 need_cmd ip ping setsid
-. "$root/test/e2e/udp-tunnel-topology.sh"
+. "$root/test/lab/udp-tunnel.sh"
 . "$root/scripts/demo-lib.sh"
 
-demo_exe UT udp-tunnel
-# ctl HOST ARGS... : show and run `udp-tunnel ctl` on that host.
-ctl() {
+lab_exe UT udp-tunnel
+# show_ctl HOST ARGS... : show `udp-tunnel ctl` as typed on that host.
+show_ctl() {
 	local h=$1
 	shift
-	printf '%s[%s]# udp-tunnel ctl %s%s\n' "$B" "$h" "$*" "$N"
-	nsx "$h" "$UT" ctl "$@" | sed 's/^/    /'
+	shown "$h" udp-tunnel ctl "$@"
+}
+# ctl HOST ARGS... : show and run it.
+ctl() {
+	show_ctl "$@"
+	nsx "$1" "$UT" ctl "${@:2}" | sed 's/^/    /'
 }
 reach() { nsx "$1" ping -c 1 -W 1 "$2" >/dev/null; }
 
@@ -31,21 +35,12 @@ say "Three hosts h1, h2, h3 on one underlay (192.0.2.1-3), each with a LAN behin
 	"(192.168.1-3.0/24). Each runs 'udp-tunnel serve': data on UDP 5000, control on" \
 	"127.0.0.1:5001, tunnels kept in a state file. Building it..."
 tunnel_topology_up
-for h in h1 h2 h3; do
-	bg_in "$h" "$E2E_TMP/$h.out" "$UT" serve --state "$E2E_TMP/$h.state" --control-socket "$E2E_TMP/$h.sock" \
-		--pid-file "$E2E_TMP/$h.pid" --log "$E2E_TMP/$h.log"
-	require_wait 5 "udp-tunnel serve runs on $h" nsx "$h" "$UT" status --control-socket "$E2E_TMP/$h.sock"
-done
+for h in h1 h2 h3; do tunnel_serve_start "$h" "$UT"; done
 
 section "2. Mesh them at run time, as the original README does"
 say "Each 'add' makes a tun device with a tunnel address; packets read from it go as UDP" \
 	"to the remote's data port. --route sends a LAN through the tunnel."
-ctl h1 -s 192.0.2.1 -o add -n udp2 -t 10.0.1.1 -r 192.0.2.2 -p 5001 --route 192.168.2.0/24
-ctl h1 -s 192.0.2.1 -o add -n udp3 -t 10.0.3.1 -r 192.0.2.3 -p 5001 --route 192.168.3.0/24
-ctl h2 -s 192.0.2.2 -o add -n udp1 -t 10.0.1.2 -r 192.0.2.1 -p 5001 --route 192.168.1.0/24
-ctl h2 -s 192.0.2.2 -o add -n udp3 -t 10.0.2.2 -r 192.0.2.3 -p 5001 --route 192.168.3.0/24
-ctl h3 -s 192.0.2.3 -o add -n udp1 -t 10.0.3.2 -r 192.0.2.1 -p 5001 --route 192.168.1.0/24
-ctl h3 -s 192.0.2.3 -o add -n udp2 -t 10.0.2.3 -r 192.0.2.2 -p 5001 --route 192.168.2.0/24
+tunnel_mesh "$UT" show_ctl
 
 section "3. Pings across the mesh"
 for pair in "h1 10.0.1.2" "h1 10.0.3.2" "h2 10.0.2.3" "h1 192.168.2.2" "h2 192.168.3.2" "h3 192.168.1.2"; do
@@ -63,4 +58,3 @@ require "h1 has no udp2 device any more" not nsx h1 ip link show udp2
 require "h1 no longer reaches h2's LAN (192.168.2.2)" not reach h1 192.168.2.2
 require "h1 still reaches h3's LAN through udp3" reach h1 192.168.3.2
 say "" "Done in $(($(date +%s) - t0)) s. The namespaces are removed now."
-E2E_FINISHED=1 # a demo, not a test: no "N passed" line

@@ -41,10 +41,10 @@ for l in eth9 br0 p0; do nsx rtr ip link set "$l" up; done
 nsx rtr ip addr add 2001:db8:7::1/64 dev eth9 nodad
 nsx rtr ip addr add 2001:db8:7::2/128 dev br0 nodad
 nsx rtr ip -6 route add 2001:db8:7::/64 dev br0 metric 50
-sock="$E2E_TMP/mld.sock"
-bg_in rtr "$E2E_TMP/mld.log" "${QEMU[@]}" dist/mld-proxy-linux-arm64 --control-socket "$sock" --check-interval 1 eth9 br0
-MLD=$E2E_BG_PID
-require_wait 20 "arm64 mld-proxy starts and captures on br0" grep -q 'capturing NDP on br0' "$E2E_TMP/mld.log"
+sock="$LAB_TMP/mld.sock"
+bg_in rtr "$LAB_TMP/mld.log" "${QEMU[@]}" dist/mld-proxy-linux-arm64 --control-socket "$sock" --check-interval 1 eth9 br0
+MLD=$LAB_BG_PID
+require_wait 20 "arm64 mld-proxy starts and captures on br0" grep -q 'capturing NDP on br0' "$LAB_TMP/mld.log"
 nsx host ip link set h0 up
 nsx host ip addr add 2001:db8:7::abcd:1/64 dev h0 nodad
 nsx host ip -6 route add default dev h0
@@ -55,41 +55,36 @@ check "arm64 status client reads the arm64 daemon's table" bash -c "ip netns exe
 check "x64 status client reads the arm64 daemon's table (JSON)" bash -c "dist/mld-proxy-linux-x64 status --json --control-socket $sock | grep -q '\"address\": \"2001:db8:7::abcd:1\"'"
 check "the router's own br0 address is not learned" bash -c "! dist/mld-proxy-linux-x64 status --json --control-socket $sock | grep -q '\"address\": \"2001:db8:7::2\"'"
 bg_stop "$MLD"
-check "arm64 mld-proxy stops cleanly on SIGTERM" grep -q 'stopped' "$E2E_TMP/mld.log"
+check "arm64 mld-proxy stops cleanly on SIGTERM" grep -q 'stopped' "$LAB_TMP/mld.log"
 
 # udp-proxy, arm64, for real: a datagram relayed to a UDP echo service and back.
 if [ -x dist/udp-proxy-linux-arm64 ]; then
 	ns_add udp
-	bg_in udp "$E2E_TMP/echo.log" python3 -c '
+	bg_in udp "$LAB_TMP/echo.log" python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 5301))
 while True:
     d, a = s.recvfrom(2048); s.sendto(d.upper(), a)'
-	bg_in udp "$E2E_TMP/udp.log" "${QEMU[@]}" dist/udp-proxy-linux-arm64 --control-socket "$E2E_TMP/udp.sock" --listen 127.0.0.1:5300 --upstream 127.0.0.1:5301
-	require_wait 20 "arm64 udp-proxy opens its control socket" test -S "$E2E_TMP/udp.sock"
+	bg_in udp "$LAB_TMP/udp.log" "${QEMU[@]}" dist/udp-proxy-linux-arm64 --control-socket "$LAB_TMP/udp.sock" --listen 127.0.0.1:5300 --upstream 127.0.0.1:5301
+	require_wait 20 "arm64 udp-proxy opens its control socket" test -S "$LAB_TMP/udp.sock"
 	wait_for 10 "arm64 udp-proxy relays a datagram and its reply" bash -c "ip netns exec $(ns_name udp) python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
 s.sendto(b\"hello arm64\", (\"127.0.0.1\", 5300))
 assert s.recvfrom(2048)[0] == b\"HELLO ARM64\"'"
-	check "arm64 udp-proxy status counts the session" bash -c "${QEMU[*]} dist/udp-proxy-linux-arm64 status --json --control-socket $E2E_TMP/udp.sock | grep -Eq \"\\\"sessionsOpened\\\": [1-9]\""
+	check "arm64 udp-proxy status counts the session" bash -c "${QEMU[*]} dist/udp-proxy-linux-arm64 status --json --control-socket $LAB_TMP/udp.sock | grep -Eq \"\\\"sessionsOpened\\\": [1-9]\""
 fi
 
 # ssdp-proxy, x64 at site A (minidlna's LAN), arm64 at site B: a search from B finds minidlna.
 if [ -x dist/ssdp-proxy-linux-arm64 ]; then
-	. test/e2e/ssdp-proxy-topology.sh
-	ssdp_topology_up a b
-	lan_up a 1
-	lan_up b 2
-	ssdp_helpers_write
-	minidlna_up
-	conf a '["lan0"]' '["10.0.0.2"]'
-	conf b '["lan0"]' '["10.0.0.1"]'
-	bg_in arouter "$E2E_TMP/a.out" dist/ssdp-proxy-linux-x64 --config "$E2E_TMP/a.json"
-	bg_in brouter "$E2E_TMP/b.out" "${QEMU[@]}" dist/ssdp-proxy-linux-arm64 --config "$E2E_TMP/b.json"
-	require_wait 20 "arm64 ssdp-proxy joins the SSDP group on its LAN" grep -q 'joined 239.255.255.250 on lan0' "$E2E_TMP/b.log"
+	# shellcheck source=test/lab/ssdp-proxy.sh
+	. test/lab/ssdp-proxy.sh
+	ssdp_two_sites_up
+	ssdp_proxy_start a dist/ssdp-proxy-linux-x64
+	ssdp_proxy_start b "${QEMU[@]}" dist/ssdp-proxy-linux-arm64 --config "$LAB_TMP/b.json"
+	require_wait 20 "arm64 ssdp-proxy joins the SSDP group on its LAN" grep -q 'joined 239.255.255.250 on lan0' "$LAB_TMP/b.log"
 	wait_for 10 "a search on the arm64 site finds minidlna at the x64 site" bash -c "ip netns exec $(ns_name blan) python3 $PY search urn:schemas-upnp-org:device:MediaServer:1 1 2 | grep -q '192.168.1.10:8200/rootDesc.xml'"
-	check "arm64 ssdp-proxy status counts the search it relayed and the reply it routed" bash -c "ip netns exec $(ns_name brouter) ${QEMU[*]} dist/ssdp-proxy-linux-arm64 status --json --control-socket $E2E_TMP/b.sock | python3 -c 'import json,sys; l=json.load(sys.stdin)[\"lans\"][0]; sys.exit(not (l[\"searches\"] >= 1 and l[\"repliesRouted\"] >= 1))'"
+	check "arm64 ssdp-proxy status counts the search it relayed and the reply it routed" bash -c "ip netns exec $(ns_name brouter) ${QEMU[*]} dist/ssdp-proxy-linux-arm64 status --json --control-socket $LAB_TMP/b.sock | python3 -c 'import json,sys; l=json.load(sys.stdin)[\"lans\"][0]; sys.exit(not (l[\"searches\"] >= 1 and l[\"repliesRouted\"] >= 1))'"
 fi
 
 finish

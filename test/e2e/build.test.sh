@@ -36,14 +36,14 @@ if [ "$listed" = "$present" ]; then ok "SHA256SUMS lists exactly the files in di
 present: $present"; fi
 
 # Reproducible: a second build elsewhere gives the same bytes.
-if node scripts/build.mjs --out "$E2E_TMP/dist2" >"$E2E_TMP/build2.log" 2>&1; then
-	if diff dist/SHA256SUMS "$E2E_TMP/dist2/SHA256SUMS" >"$E2E_TMP/diff" 2>&1; then
+if node scripts/build.mjs --out "$LAB_TMP/dist2" >"$LAB_TMP/build2.log" 2>&1; then
+	if diff dist/SHA256SUMS "$LAB_TMP/dist2/SHA256SUMS" >"$LAB_TMP/diff" 2>&1; then
 		ok "a second build gives the same bytes"
 	else
-		fail "a second build gives the same bytes" "$(cat "$E2E_TMP/diff")"
+		fail "a second build gives the same bytes" "$(cat "$LAB_TMP/diff")"
 	fi
 else
-	fail "a second build gives the same bytes" "$(cat "$E2E_TMP/build2.log")"
+	fail "a second build gives the same bytes" "$(cat "$LAB_TMP/build2.log")"
 fi
 
 # Highest symbol version an ELF file needs from a family (GLIBC, GLIBCXX, CXXABI).

@@ -19,20 +19,16 @@ DIST_EXE=dist/mld-proxy-linux-x64
 IF_UP=udmtnowan0 IF_DOWN=udmtnolan0
 
 # Processes started on "the gateway" carry the fake root in their command line:
-# sweep_tmp_processes (lib.sh) kills them on the way out.
+# sweep_tmp_processes (test/lab/lib.sh) kills them on the way out.
 MADE_PRIVSEP=0
 on_exit() {
-	local rc=$?
-	set +e # or a failed run's (exit 1) below would end this trap before the cleanup
 	sweep_tmp_processes
 	if [ "$MADE_PRIVSEP" = 1 ]; then rmdir /run/sshd 2>/dev/null || true; fi
-	(exit "$rc")
-	_e2e_cleanup
 }
-trap on_exit EXIT
+at_exit on_exit
 
 # ---------------------------------------------------------------- sshd
-K=$E2E_TMP/ssh
+K=$LAB_TMP/ssh
 mkdir -m 700 "$K"
 ssh-keygen -q -t ed25519 -N '' -C udm-e2e-host -f "$K/host_key"
 ssh-keygen -q -t ed25519 -N '' -C udm-e2e-client -f "$K/client_key"
@@ -61,7 +57,8 @@ X11Forwarding no
 PrintMotd no
 EOF
 	setsid "$SSHD" -D -e -f "$K/sshd_config" >"$K/sshd.log" 2>&1 </dev/null &
-	E2E_PIDS+=("$!")
+	sshd=$!
+	bg_track "$sshd"
 	printf '[127.0.0.1]:%s %s\n' "$p" "$(cut -d' ' -f1,2 "$K/host_key.pub")" >"$K/known_hosts"
 	SSH_OPTS="-i $K/client_key -o Port=$p -o UserKnownHostsFile=$K/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR"
 	for _ in $(seq 1 25); do
@@ -72,19 +69,19 @@ EOF
 		fi
 		sleep 0.2
 	done
-	bg_stop "${E2E_PIDS[-1]}"
+	bg_stop "$sshd"
 done
 [ -n "$PORT" ] || bail "sshd did not start" "$(cat "$K/sshd.log")"
 ok "sshd on 127.0.0.1:$PORT with its own host key accepts our key"
 
 # ---------------------------------------------------------------- deploy
-R=$E2E_TMP/root
+R=$LAB_TMP/root
 mkdir -p "$R/data" "$R/run" "$R/var/log" "$R/etc/systemd/system"
 EXE=$R/data/udm-proxies/mld-proxy/mld-proxy
 PIDF=$R/run/mld-proxy.pid
 MAKE_VARS=(HOST=root@127.0.0.1 "SSH_OPTS=$SSH_OPTS" DEPLOY_ARCH=linux-x64 "DEPLOY_ROOT=$R" PROXY=mld-proxy)
 deploy_dirs() { find /tmp -maxdepth 1 -name 'udm-proxies-deploy.*' | sort; }
-deploy_dirs >"$E2E_TMP/deploy-dirs-before"
+deploy_dirs >"$LAB_TMP/deploy-dirs-before"
 
 make_to() { # OUTFILE MAKE-ARGS...
 	local out=$1
@@ -92,12 +89,12 @@ make_to() { # OUTFILE MAKE-ARGS...
 	make -s "$@" >"$out" 2>&1
 }
 t0=$(date +%s)
-require "make deploy" make_to "$E2E_TMP/deploy1.txt" -o build deploy "${MAKE_VARS[@]}" "ARGS=$IF_UP $IF_DOWN"
-check "make deploy again" make_to "$E2E_TMP/deploy2.txt" -o build deploy "${MAKE_VARS[@]}" "ARGS=$IF_UP $IF_DOWN"
+require "make deploy" make_to "$LAB_TMP/deploy1.txt" -o build deploy "${MAKE_VARS[@]}" "ARGS=$IF_UP $IF_DOWN"
+check "make deploy again" make_to "$LAB_TMP/deploy2.txt" -o build deploy "${MAKE_VARS[@]}" "ARGS=$IF_UP $IF_DOWN"
 check "make deploy took less than 30 s (twice)" test $(($(date +%s) - t0)) -lt 30
-check "the checksums were verified on the host" grep -q "checksums verified" "$E2E_TMP/deploy1.txt"
+check "the checksums were verified on the host" grep -q "checksums verified" "$LAB_TMP/deploy1.txt"
 check "a second deploy changes nothing, the daemon runs on" \
-	sh -c "grep -q 'nothing changed' '$E2E_TMP/deploy2.txt' && grep -q 'running (PID' '$E2E_TMP/deploy2.txt'"
+	sh -c "grep -q 'nothing changed' '$LAB_TMP/deploy2.txt' && grep -q 'running (PID' '$LAB_TMP/deploy2.txt'"
 check "the executable arrived, byte for byte" cmp "$EXE" "$DIST_EXE"
 check "the config holds the arguments" grep -qF "ARGS=\"$IF_UP $IF_DOWN\"" "$R/data/udm-proxies/mld-proxy.conf"
 check "the on-boot script exists" test -x "$R/data/on_boot.d/10-mld-proxy.sh"
@@ -110,15 +107,15 @@ daemon_runs() {
 }
 wait_for 5 "the daemon runs after ssh has gone" daemon_runs
 wait_for 5 "the daemon logs to /var/log" grep -qF "waiting for interface $IF_UP" "$R/var/log/mld-proxy.log"
-deploy_dirs >"$E2E_TMP/deploy-dirs-after"
-check "the remote temporary directory was removed" cmp "$E2E_TMP/deploy-dirs-before" "$E2E_TMP/deploy-dirs-after"
+deploy_dirs >"$LAB_TMP/deploy-dirs-after"
+check "the remote temporary directory was removed" cmp "$LAB_TMP/deploy-dirs-before" "$LAB_TMP/deploy-dirs-after"
 
-check "make status" make_to "$E2E_TMP/status.txt" status "${MAKE_VARS[@]}"
-check "make status shows the daemon" grep -q "running as PID $(cat "$PIDF")" "$E2E_TMP/status.txt"
-timeout 5 make -s logs "${MAKE_VARS[@]}" >"$E2E_TMP/logs.txt" 2>&1 </dev/null || true
-check "make logs shows the log" grep -qF "waiting for interface $IF_UP" "$E2E_TMP/logs.txt"
-check "make deploy without HOST fails" not make_to "$E2E_TMP/nohost.txt" -o build deploy
-check "... saying what to do" grep -q "ERROR: no HOST; run: make deploy HOST=udm" "$E2E_TMP/nohost.txt"
+check "make status" make_to "$LAB_TMP/status.txt" status "${MAKE_VARS[@]}"
+check "make status shows the daemon" grep -q "running as PID $(cat "$PIDF")" "$LAB_TMP/status.txt"
+timeout 5 make -s logs "${MAKE_VARS[@]}" >"$LAB_TMP/logs.txt" 2>&1 </dev/null || true
+check "make logs shows the log" grep -qF "waiting for interface $IF_UP" "$LAB_TMP/logs.txt"
+check "make deploy without HOST fails" not make_to "$LAB_TMP/nohost.txt" -o build deploy
+check "... saying what to do" grep -q "ERROR: no HOST; run: make deploy HOST=udm" "$LAB_TMP/nohost.txt"
 
 # shellcheck disable=SC2086 # options, one per word
 check "uninstall --purge over ssh" ssh $SSH_OPTS root@127.0.0.1 "$R/data/udm-proxies/udm-proxies" uninstall --purge

@@ -19,20 +19,13 @@ DIST_EXE=dist/mld-proxy-linux-x64
 # The daemon waits for these; they must not exist.
 IF_UP=udmtnowan0 IF_DOWN=udmtnolan0
 
-# Every process this test starts has $E2E_TMP in its command line (the fake root
-# is there): sweep_tmp_processes (lib.sh) kills them all on the way out, then
-# lib.sh cleans up the rest.
-on_exit() {
-	local rc=$?
-	set +e # or a failed run's (exit 1) below would end this trap before the cleanup
-	sweep_tmp_processes
-	(exit "$rc")
-	_e2e_cleanup
-}
-trap on_exit EXIT
+# Every process this test starts has $LAB_TMP in its command line (the fake root
+# is there): sweep_tmp_processes (test/lab/lib.sh) kills them all on the way out,
+# then the lab cleans up the rest.
+at_exit sweep_tmp_processes
 
 # ---------------------------------------------------------------- fakes
-FAKE_BIN=$E2E_TMP/bin
+FAKE_BIN=$LAB_TMP/bin
 mkdir -p "$FAKE_BIN"
 cat >"$FAKE_BIN/uname" <<'EOF'
 #!/bin/sh
@@ -90,7 +83,7 @@ chmod 755 "$FAKE_BIN"/*
 # ---------------------------------------------------------------- the release
 # v1: the build's executable; v2: the same with bytes appended (a different
 # file that still runs); bad: a SHA256SUMS that does not match its executable.
-SRV=$E2E_TMP/srv
+SRV=$LAB_TMP/srv
 release() { # DIR EXE-SOURCE
 	mkdir -p "$1"
 	cp scripts/install.sh scripts/udm-proxies on_boot.d/10-proxy.sh.in "$1/"
@@ -98,12 +91,12 @@ release() { # DIR EXE-SOURCE
 	(cd "$1" && sha256sum -- * >SHA256SUMS)
 }
 release "$SRV/v1" "$DIST_EXE"
-cp "$DIST_EXE" "$E2E_TMP/exe-v2"
-printf 'v2' >>"$E2E_TMP/exe-v2"
-release "$SRV/v2" "$E2E_TMP/exe-v2"
-cp "$DIST_EXE" "$E2E_TMP/exe-bad"
-printf 'tampered' >>"$E2E_TMP/exe-bad"
-release "$SRV/bad" "$E2E_TMP/exe-bad"
+cp "$DIST_EXE" "$LAB_TMP/exe-v2"
+printf 'v2' >>"$LAB_TMP/exe-v2"
+release "$SRV/v2" "$LAB_TMP/exe-v2"
+cp "$DIST_EXE" "$LAB_TMP/exe-bad"
+printf 'tampered' >>"$LAB_TMP/exe-bad"
+release "$SRV/bad" "$LAB_TMP/exe-bad"
 cp "$SRV/v2/SHA256SUMS" "$SRV/bad/SHA256SUMS"
 check "the v1 release lists the build's checksum" \
 	grep -qF "$(grep ' mld-proxy-linux-x64$' dist/SHA256SUMS | cut -d' ' -f1)" "$SRV/v1/SHA256SUMS"
@@ -111,20 +104,20 @@ check "the v1 release lists the build's checksum" \
 PORT=
 for _ in 1 2 3 4 5; do
 	p=$((20000 + RANDOM % 40000))
-	setsid busybox httpd -f -p "127.0.0.1:$p" -h "$SRV" >"$E2E_TMP/httpd.log" 2>&1 &
-	E2E_PIDS+=("$!")
+	setsid busybox httpd -f -p "127.0.0.1:$p" -h "$SRV" >"$LAB_TMP/httpd.log" 2>&1 &
+	bg_track "$!"
 	sleep 0.2
 	if curl -fsS -o /dev/null "http://127.0.0.1:$p/v1/SHA256SUMS" 2>/dev/null; then PORT=$p && break; fi
 done
-[ -n "$PORT" ] || bail "busybox httpd did not start" "$(cat "$E2E_TMP/httpd.log")"
+[ -n "$PORT" ] || bail "busybox httpd did not start" "$(cat "$LAB_TMP/httpd.log")"
 URL=http://127.0.0.1:$PORT
 
 # ---------------------------------------------------------------- helpers
 # A fake root as a UniFi gateway has it: /data, /run, /var/log, /etc.
 new_root() { # NAME
-	R=$E2E_TMP/$1/root
+	R=$LAB_TMP/$1/root
 	mkdir -p "$R/data" "$R/run" "$R/var/log" "$R/etc/systemd/system"
-	export FAKE_CALLS=$E2E_TMP/$1/calls.log FAKE_UNITS=$E2E_TMP/$1/units
+	export FAKE_CALLS=$LAB_TMP/$1/calls.log FAKE_UNITS=$LAB_TMP/$1/units
 	mkdir -p "$FAKE_UNITS"
 	: >"$FAKE_CALLS"
 	UNIT=$R/etc/systemd/system/udm-proxies-mld-proxy.service
@@ -227,7 +220,7 @@ quick() { # SECONDS CMD... : CMD succeeds within SECONDS
 suite() { # NAME SHELL MODE(systemd|plain)
 	local name=$1 mode=$3 out pid foreign
 	SH=$2
-	out=$E2E_TMP/$name
+	out=$LAB_TMP/$name
 	new_root "$name"
 	if [ "$mode" = systemd ]; then
 		mkdir -p "$R/run/systemd/system" "$R/lib/systemd/system" "$R/data/on_boot.d" \
@@ -313,7 +306,7 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	else
 		check "[$name] udm-proxies upgrade succeeds" run_sh "$out/4.txt" UDM_PROXIES_URL="$URL/v2" -- "$MANAGER" upgrade
 	fi
-	check "[$name] upgrade installed the new executable" same "$EXE" "$E2E_TMP/exe-v2"
+	check "[$name] upgrade installed the new executable" same "$EXE" "$LAB_TMP/exe-v2"
 	check "[$name] upgrade kept the previous one for rollback" same "$EXE.prev" "$DIST_EXE"
 	check "[$name] upgrade kept the edited config" same "$CONF" "$out/conf-edited"
 	wait_for 5 "[$name] upgrade restarted the daemon with the edited config" \
@@ -324,7 +317,7 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	# rollback swaps the two executables and restarts
 	check "[$name] udm-proxies rollback" run_sh "$out/4r.txt" -- "$MANAGER" rollback mld-proxy
 	check "[$name] rollback put the previous executable back" same "$EXE" "$DIST_EXE"
-	check "[$name] ... and kept the newer as .prev" same "$EXE.prev" "$E2E_TMP/exe-v2"
+	check "[$name] ... and kept the newer as .prev" same "$EXE.prev" "$LAB_TMP/exe-v2"
 	wait_for 5 "[$name] rollback restarted the daemon" new_daemon "$pid"
 	wait_for 5 "[$name] rollback: one daemon" one_daemon
 	pid=$(cat "$PIDF" 2>/dev/null || true)
@@ -370,7 +363,7 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	wait_for 5 "[$name] stop: no daemon" no_daemon
 	setsid sleep 300 </dev/null >/dev/null 2>&1 &
 	foreign=$!
-	E2E_PIDS+=("$foreign")
+	bg_track "$foreign"
 	echo "$foreign" >"$PIDF"
 	check "[$name] on-boot with a foreign PID file" quick 5 run_sh "$out/11.txt" -- "$BOOT"
 	check "[$name] the foreign process lives" test -d "/proc/$foreign"
@@ -401,7 +394,7 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	check "[$name] uninstall: no respawn loop" test "$(respawn_loops)" -eq 0
 }
 
-mkdir -p "$E2E_TMP/busybox" "$E2E_TMP/dash"
+mkdir -p "$LAB_TMP/busybox" "$LAB_TMP/dash"
 suite busybox "busybox sh" systemd
 suite dash dash plain
 check "the installer wrote nothing to the real /data or /run" \

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317,SC2119,SC2120 # helpers are invoked through check/wait_for
-# shellcheck source-path=SCRIPTDIR
 # test/e2e/mld-lab.test.sh - proves the lab reproduces the UDM-Pro + MLD-snooping
 # problem and the mechanism of the fix, WITHOUT mld-proxy: a python3 socket doing
 # IPV6_JOIN_GROUP for the host's solicited-node group on rtr:eth9 stands in for it.
@@ -17,11 +16,13 @@
 # Takes ~30 s.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=test/e2e/lib.sh
 . "$here/lib.sh"
 need_root
 need_cmd ip bridge tcpdump ndppd radvd python3 ping setsid awk
 MLD_WITH_OTHER=1 # this test uses the other WAN port
-. "$here/mld-topology.sh"
+# shellcheck source=test/lab/mld-proxy.sh
+. "$here/../lab/mld-proxy.sh"
 
 t0=$(date +%s)
 mld_topology_up
@@ -63,12 +64,12 @@ check "no NS for the host was forwarded to rtr's port (tcpdump on rtr:$RTR_WAN)"
 	not cap_seen a-rtr "$NS_RE"
 check "nor to the other WAN port (snooping prunes, it does not flood)" not cap_seen a-oth "$NS_RE"
 check "ndppd never got an NS for the host" \
-	not grep -q "handle_solicit() .*taddr=$HOST_ADDR" "$E2E_TMP/ndppd.log"
+	not grep -q "handle_solicit() .*taddr=$HOST_ADDR" "$LAB_TMP/ndppd.log"
 
 # ------------------------------------------------------------------ b. with join
 echo "# b. rtr joins $HOST_SNMA on $RTR_WAN (stand-in for mld-proxy)"
 mld_join_start "$HOST_SNMA"
-join_pid=$E2E_BG_PID
+join_pid=$LAB_BG_PID
 t_join=$(date +%s)
 wait_for 5 "gw mdb lists $HOST_SNMA on $GW_RTR_PORT" mld_mdb_has "$HOST_SNMA" "$GW_RTR_PORT"
 check "... and not on $GW_OTH_PORT" not mld_mdb_has "$HOST_SNMA" "$GW_OTH_PORT"

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317,SC2119,SC2120 # helpers are invoked through check/wait_for
-# shellcheck source-path=SCRIPTDIR
 # test/e2e/mld-proxy.test.sh - the real mld-proxy executable in the "UDM-Pro behind an
 # MLD-snooping ISP gateway" lab (mld-topology.sh), end to end:
 #
@@ -19,11 +18,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=test/e2e/lib.sh
 . "$here/lib.sh"
 need_root
 need_cmd ip bridge ndppd radvd python3 node ping setsid awk
 MLD_WITH_OTHER=0
-. "$here/mld-topology.sh"
+# shellcheck source=test/lab/mld-proxy.sh
+. "$here/../lab/mld-proxy.sh"
 
 MP="$root/dist/mld-proxy-linux-x64"
 if [ ! -x "$MP" ]; then
@@ -39,15 +40,15 @@ MP_PID=
 mp_start() { # NAME ARGS... : start mld-proxy in rtr, wait until status answers
 	MP_NAME=$1
 	shift
-	bg_in rtr "$E2E_TMP/$MP_NAME.out" "$MP" --log "$E2E_TMP/$MP_NAME.log" \
-		--pid-file "$E2E_TMP/$MP_NAME.pid" --control-socket "$E2E_TMP/$MP_NAME.sock" "$@"
-	MP_PID=$E2E_BG_PID
+	bg_in rtr "$LAB_TMP/$MP_NAME.out" "$MP" --log "$LAB_TMP/$MP_NAME.log" \
+		--pid-file "$LAB_TMP/$MP_NAME.pid" --control-socket "$LAB_TMP/$MP_NAME.sock" "$@"
+	MP_PID=$LAB_BG_PID
 	require_wait 10 "$MP_NAME: mld-proxy is up (status answers)" mp_status
 }
-mp_status() { nsx rtr "$MP" status --control-socket "$E2E_TMP/$MP_NAME.sock" "$@"; }
-mp_log() { cat "$E2E_TMP/$MP_NAME.log"; }
-mp_log_has() { grep -qF -- "$1" "$E2E_TMP/$MP_NAME.log"; }
-mp_log_count() { grep -cF -- "$1" "$E2E_TMP/$MP_NAME.log" || true; }
+mp_status() { nsx rtr "$MP" status --control-socket "$LAB_TMP/$MP_NAME.sock" "$@"; }
+mp_log() { cat "$LAB_TMP/$MP_NAME.log"; }
+mp_log_has() { grep -qF -- "$1" "$LAB_TMP/$MP_NAME.log"; }
+mp_log_count() { grep -cF -- "$1" "$LAB_TMP/$MP_NAME.log" || true; }
 mp_running() { [ -d "/proc/$MP_PID" ] && ! grep -q '^State:.*Z' "/proc/$MP_PID/status" 2>/dev/null; }
 mp_stop() { # SIGTERM and wait for a clean exit
 	kill -TERM "$MP_PID"
@@ -91,14 +92,14 @@ ns_sysctl rtr "net.ipv6.neigh.$RTR_LAN.base_reachable_time_ms=2000"
 # ------------------------------------------------------------------ h. bad configuration
 echo "# h. bad configuration is refused"
 rc=0
-out=$(nsx rtr "$MP" --prefix 2001:db8::/129 --control-socket "$E2E_TMP/bad.sock" \
-	--pid-file "$E2E_TMP/bad.pid" "$RTR_WAN" "$RTR_LAN" 2>&1) || rc=$?
+out=$(nsx rtr "$MP" --prefix 2001:db8::/129 --control-socket "$LAB_TMP/bad.sock" \
+	--pid-file "$LAB_TMP/bad.pid" "$RTR_WAN" "$RTR_LAN" 2>&1) || rc=$?
 check "--prefix 2001:db8::/129 exits 2 (exit $rc)" test "$rc" -eq 2
 check "... naming the prefix" grep -qF '2001:db8::/129' <<<"$out"
-printf '{"upstream": "%s", "downstream": ["%s"], "maxAdresses": 10}\n' "$RTR_WAN" "$RTR_LAN" >"$E2E_TMP/bad.json"
+printf '{"upstream": "%s", "downstream": ["%s"], "maxAdresses": 10}\n' "$RTR_WAN" "$RTR_LAN" >"$LAB_TMP/bad.json"
 rc=0
-out=$(nsx rtr "$MP" --config "$E2E_TMP/bad.json" --control-socket "$E2E_TMP/bad.sock" \
-	--pid-file "$E2E_TMP/bad.pid" 2>&1) || rc=$?
+out=$(nsx rtr "$MP" --config "$LAB_TMP/bad.json" --control-socket "$LAB_TMP/bad.sock" \
+	--pid-file "$LAB_TMP/bad.pid" 2>&1) || rc=$?
 check "config file with an unknown key exits 1 or 2 (exit $rc)" test "$rc" -eq 1 -o "$rc" -eq 2
 check "... naming the key" grep -qF 'maxAdresses' <<<"$out"
 printf '%s\n' "$out" | sed 's/^/#   /'
@@ -112,8 +113,8 @@ check "gw cannot resolve the host (its multicast NS is snooped away)" not gw_pin
 
 # ------------------------------------------------------------------ b. with mld-proxy
 echo "# b. with mld-proxy"
-mp_start d1 --check-interval 1 --state "$E2E_TMP/state.json" "$RTR_WAN" "$RTR_LAN"
-check "d1: pid file holds the daemon's pid" test "$(cat "$E2E_TMP/d1.pid")" = "$MP_PID"
+mp_start d1 --check-interval 1 --state "$LAB_TMP/state.json" "$RTR_WAN" "$RTR_LAN"
+check "d1: pid file holds the daemon's pid" test "$(cat "$LAB_TMP/d1.pid")" = "$MP_PID"
 wait_for 10 "d1: log says capturing NDP on $RTR_LAN" mp_log_has "capturing NDP on $RTR_LAN"
 wait_for 10 "d1: log says prefixes from $RTR_WAN: $PREFIX" mp_log_has "prefixes from $RTR_WAN: $PREFIX"
 # The host is quiet: make it talk once (a ping from rtr: NS/NA on the LAN).
@@ -158,10 +159,10 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 have = {e["address"] for e in d["entries"]}
 sys.exit(0 if {sys.argv[2], sys.argv[3]} <= have else "entries: %s" % sorted(have))' \
-	"$E2E_TMP/state.json" "$HOST_ADDR" "$H2_ADDR"
+	"$LAB_TMP/state.json" "$HOST_ADDR" "$H2_ADDR"
 wait_for 5 "groups left on $RTR_WAN at exit" not eth9_has "$HOST_SNMA"
-mp_start d2 --check-interval 1 --state "$E2E_TMP/state.json" "$RTR_WAN" "$RTR_LAN"
-check "d2: log says restored 2 addresses" grep -qE "restored [2-9][0-9]* addresses from $E2E_TMP/state.json" "$E2E_TMP/d2.log"
+mp_start d2 --check-interval 1 --state "$LAB_TMP/state.json" "$RTR_WAN" "$RTR_LAN"
+check "d2: log says restored 2 addresses" grep -qE "restored [2-9][0-9]* addresses from $LAB_TMP/state.json" "$LAB_TMP/d2.log"
 wait_for 3 "d2: $HOST_SNMA and $H2_SNMA re-joined on $RTR_WAN at once" \
 	sh -c "ip netns exec '$RTR_NS' ip -6 maddr show dev '$RTR_WAN' | grep -q '$HOST_SNMA' &&
 		ip netns exec '$RTR_NS' ip -6 maddr show dev '$RTR_WAN' | grep -qE 'inet6 $H2_SNMA( |\$)'"
@@ -176,10 +177,10 @@ mp_stop
 
 # ------------------------------------------------------------------ d. expiry, SIGHUP
 echo "# d. a departed host expires (--timeout 10); SIGHUP reloads"
-cat >"$E2E_TMP/d3.json" <<EOF
+cat >"$LAB_TMP/d3.json" <<EOF
 { "upstream": "$RTR_WAN", "downstream": ["$RTR_LAN"], "timeout": 10, "checkInterval": 1 }
 EOF
-mp_start d3 --config "$E2E_TMP/d3.json"
+mp_start d3 --config "$LAB_TMP/d3.json"
 H3_ADDR=2001:db8:1::3333:3
 H3_SNMA=$(mld_snma "$H3_ADDR")
 mld_lan_host_add host3 ::3333:3 02:00:00:00:01:03
@@ -191,18 +192,18 @@ ip -n "$RTR_NS" link del "p-host3" # host3 leaves the LAN
 t_gone=$(date +%s)
 # Traffic for it keeps coming from the Internet: gw keeps resolving it (its NS reaches
 # rtr, ndppd asks on br0) and rtr probes it - none of that is a sign of life.
-bg_in gw "$E2E_TMP/ping-h3.log" sh -c "while :; do ping -6 -n -c1 -W1 '$H3_ADDR'; sleep 0.5; done"
-pinger=$E2E_BG_PID
+bg_in gw "$LAB_TMP/ping-h3.log" sh -c "while :; do ping -6 -n -c1 -W1 '$H3_ADDR'; sleep 0.5; done"
+pinger=$LAB_BG_PID
 # While it expires: SIGHUP with a valid edit, then with an invalid one.
-sed -i 's/"checkInterval": 1 }/"checkInterval": 1, "maxAddresses": 500 }/' "$E2E_TMP/d3.json"
+sed -i 's/"checkInterval": 1 }/"checkInterval": 1, "maxAddresses": 500 }/' "$LAB_TMP/d3.json"
 kill -HUP "$MP_PID"
 wait_for 5 "d3: SIGHUP with a valid config applies it (maxAddresses 500)" st "s.maxAddresses === 500"
 check "d3: log says configuration reloaded" mp_log_has "configuration reloaded"
-sed -i 's/"maxAddresses": 500/"maxAdresses": 5/' "$E2E_TMP/d3.json"
+sed -i 's/"maxAddresses": 500/"maxAdresses": 5/' "$LAB_TMP/d3.json"
 kill -HUP "$MP_PID"
 wait_for 5 "d3: SIGHUP with an invalid config: 'reload failed, keeping the running configuration'" \
 	mp_log_has "reload failed, keeping the running configuration"
-check "d3: ... the error names the bad key" grep -q "reload failed.*maxAdresses" "$E2E_TMP/d3.log"
+check "d3: ... the error names the bad key" grep -q "reload failed.*maxAdresses" "$LAB_TMP/d3.log"
 check "d3: still running with the old configuration" st "s.maxAddresses === 500 && s.timeoutMs === 10000"
 wait_for 20 "d3: log has 'Left: $H3_SNMA on $RTR_WAN ($H3_ADDR expired)'" \
 	mp_log_has "Left: $H3_SNMA on $RTR_WAN ($H3_ADDR expired)"
@@ -235,7 +236,7 @@ check "d4: log warns 'address table full (100)' once" test "$(mp_log_count 'addr
 check "d4: daemon still running" mp_running
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$MP_PID/status")
 check "d4: RSS $((rss / 1024)) MB < 150 MB" test "$rss" -lt $((150 * 1024))
-check "d4: status (text) still answers" sh -c "ip netns exec '$RTR_NS' '$MP' status --control-socket '$E2E_TMP/d4.sock' | grep -q 'addresses:  100 of at most 100'"
+check "d4: status (text) still answers" sh -c "ip netns exec '$RTR_NS' '$MP' status --control-socket '$LAB_TMP/d4.sock' | grep -q 'addresses:  100 of at most 100'"
 mp_stop
 
 # ------------------------------------------------------------------ g. interfaces come and go
@@ -276,7 +277,7 @@ nsx host ip -6 addr add "$H5_ADDR/64" dev "$HOST_IF"
 wait_for 10 "d5: learning continues: DAD of $H5_ADDR on the new $RTR_LAN joined" \
 	mp_log_has "Joined: $H5_SNMA on $RTR_WAN (for $H5_ADDR seen on $RTR_LAN)"
 check "d5: status: both downstreams capturing" st "s.downstream.every((d) => d.present && d.capturing)"
-check "d5: no uncaught errors in the log" not grep -qE 'ERROR|uncaught|unhandled' "$E2E_TMP/d5.log"
+check "d5: no uncaught errors in the log" not grep -qE 'ERROR|uncaught|unhandled' "$LAB_TMP/d5.log"
 mp_stop
 
 echo "# mld-proxy e2e took $(($(date +%s) - t0)) s"

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # helpers are invoked through check/wait_for
-# shellcheck source-path=SCRIPTDIR
 # test/e2e/ssdp-proxy.test.sh - the real ssdp-proxy executable between the LANs of
 # three sites whose routers are joined by routed point-to-point links standing in
 # for WireGuard (no multicast crosses them, only routed unicast):
@@ -29,6 +28,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=test/e2e/lib.sh
 . "$here/lib.sh"
 need_root
 need_cmd ip python3 minidlnad nmap curl tcpdump setsid
@@ -40,7 +40,8 @@ if [ ! -x "$SP" ]; then
 fi
 
 # ------------------------------------------------------------------ topology
-. "$here/ssdp-proxy-topology.sh"
+# shellcheck source=test/lab/ssdp-proxy.sh
+. "$here/../lab/ssdp-proxy.sh"
 ssdp_topology_up a b c
 lan_up a 1
 lan_up c 3
@@ -50,63 +51,63 @@ lan_up c 3
 ssdp_helpers_write
 
 declare -A PROXY=()
-start_proxy() { # SITE NS
-	bg_in "$2" "$E2E_TMP/$1.out" "$SP" --config "$E2E_TMP/$1.json"
-	PROXY[$1]=$E2E_BG_PID
+start_proxy() { # SITE
+	ssdp_proxy_start "$1" "$SP"
+	PROXY[$1]=$LAB_BG_PID
 }
-status_json() { nsx "$2" "$SP" status --json --control-socket "$E2E_TMP/$1.sock"; }
+status_json() { nsx "$2" "$SP" status --json --control-socket "$LAB_TMP/$1.sock"; }
 # jget SITE NS PYEXPR : evaluates a python expression over the status as `s`
 jget() { status_json "$1" "$2" | python3 -c "import json,sys; s=json.load(sys.stdin); print($3)"; }
-log_has() { grep -qE -- "$2" "$E2E_TMP/$1.log"; }
-reloads() { grep -c 'configuration reloaded' "$E2E_TMP/$1.log" || true; }
+log_has() { grep -qE -- "$2" "$LAB_TMP/$1.log"; }
+reloads() { grep -c 'configuration reloaded' "$LAB_TMP/$1.log" || true; }
 # hup WHAT SITE... : SIGHUP those proxies and wait until each has logged one more reload.
 hup() {
 	local what=$1 s cond=true
 	shift
 	for s in "$@"; do
-		cond="$cond && [ \$(grep -c 'configuration reloaded' $E2E_TMP/$s.log) -gt $(reloads "$s") ]"
-		kill -HUP "$(cat "$E2E_TMP/$s.pid")"
+		cond="$cond && [ \$(grep -c 'configuration reloaded' $LAB_TMP/$s.log) -gt $(reloads "$s") ]"
+		kill -HUP "$(cat "$LAB_TMP/$s.pid")"
 	done
 	wait_for 5 "$what" sh -c "$cond"
 }
 
 # ------------------------------------------------------------------ a. two sites
 # Another SSDP listener on A's router (UniFi's miniupnpd stands for it) holds port 1900 first.
-bg_in arouter "$E2E_TMP/other1900.out" python3 -u "$PY" listen other 192.168.1.1
-wait_for 5 "another listener holds port 1900 on A's router" grep -q listening "$E2E_TMP/other1900.out"
+bg_in arouter "$LAB_TMP/other1900.out" python3 -u "$PY" listen other 192.168.1.1
+wait_for 5 "another listener holds port 1900 on A's router" grep -q listening "$LAB_TMP/other1900.out"
 
 conf a '["lan0"]' '["10.0.0.2"]'
 conf b '["lan0"]' '["10.0.0.1"]'
-start_proxy a arouter
-start_proxy b brouter
+start_proxy a
+start_proxy b
 require_wait 5 "proxy A starts beside the other port-1900 listener" log_has a "joined 239.255.255.250 on lan0"
-require_wait 5 "proxy B is up though its LAN interface is missing" test -S "$E2E_TMP/b.sock"
+require_wait 5 "proxy B is up though its LAN interface is missing" test -S "$LAB_TMP/b.sock"
 check "B's status shows lan0 missing" jget b brouter 's["lans"][0]["present"] == False or sys.exit(1)'
 lan_up b 2
 require_wait 10 "B joins the group once lan0 appears" log_has b "joined 239.255.255.250 on lan0 \\(192.168.2.1/24\\)"
 
 # Passive listener on B's LAN for NOTIFYs (before minidlna starts, to hear its alive burst).
-bg_in blan "$E2E_TMP/blisten.out" python3 -u "$PY" listen blan
-wait_for 5 "passive listener on B's LAN is up" grep -q listening "$E2E_TMP/blisten.out"
+bg_in blan "$LAB_TMP/blisten.out" python3 -u "$PY" listen blan
+wait_for 5 "passive listener on B's LAN is up" grep -q listening "$LAB_TMP/blisten.out"
 
 minidlna_up # on A's LAN
 
 # ------------------------------------------------------------------ d. NOTIFY alive at B
-wait_for 10 "minidlna's NOTIFY alive is heard on B's LAN" grep -qE '^192\.168\.2\.1 NOTIFY .*ssdp:alive .*MediaServer' "$E2E_TMP/blisten.out"
-check "the other port-1900 listener on A's router still hears the group" grep -q '192.168.1.10 NOTIFY' "$E2E_TMP/other1900.out"
+wait_for 10 "minidlna's NOTIFY alive is heard on B's LAN" grep -qE '^192\.168\.2\.1 NOTIFY .*ssdp:alive .*MediaServer' "$LAB_TMP/blisten.out"
+check "the other port-1900 listener on A's router still hears the group" grep -q '192.168.1.10 NOTIFY' "$LAB_TMP/other1900.out"
 # UniFi's miniupnpd answers unicast on port 1900 too; Linux gives a unicast datagram to
 # one socket only, and ssdp-proxy (bound to the group address) must not be that one.
 nsx alan python3 "$PY" unicast 192.168.1.1
-wait_for 3 "a unicast datagram to A's router port 1900 still reaches the other listener" grep -q 'urn:x-e2e:unicast' "$E2E_TMP/other1900.out"
+wait_for 3 "a unicast datagram to A's router port 1900 still reaches the other listener" grep -q 'urn:x-e2e:unicast' "$LAB_TMP/other1900.out"
 
 # ------------------------------------------------------------------ b. nmap + curl
 nmap_finds() {
-	nsx blan nmap -v -n -Pn -sn --script broadcast-upnp-info >"$E2E_TMP/nmap.out" 2>&1 || true
-	grep -q 'Location: http://192.168.1.10:8200/rootDesc.xml' "$E2E_TMP/nmap.out" &&
-		grep -q 'e2e-minidlna' "$E2E_TMP/nmap.out"
+	nsx blan nmap -v -n -Pn -sn --script broadcast-upnp-info >"$LAB_TMP/nmap.out" 2>&1 || true
+	grep -q 'Location: http://192.168.1.10:8200/rootDesc.xml' "$LAB_TMP/nmap.out" &&
+		grep -q 'e2e-minidlna' "$LAB_TMP/nmap.out"
 }
 check "nmap broadcast-upnp-info on B's LAN finds minidlna at A (and reads its description)" nmap_finds
-[ "$E2E_LAST" = 0 ] || _e2e_indent <"$E2E_TMP/nmap.out"
+[ "$E2E_LAST" = 0 ] || lab_indent <"$LAB_TMP/nmap.out"
 check "curl from B's LAN fetches the LOCATION URL" sh -c "ip netns exec $(ns_name blan) curl -fsS http://192.168.1.10:8200/rootDesc.xml | grep -q e2e-minidlna"
 
 # ------------------------------------------------------------------ c. four concurrent clients
@@ -115,12 +116,12 @@ clients=()
 CD='urn:schemas-upnp-org:service:ContentDirectory:1'
 for i in 1 2 3 4; do
 	st=$([ $i = 1 ] && echo upnp:rootdevice || { [ $i = 2 ] && echo "$MS"; } || { [ $i = 3 ] && echo "$CD"; } || echo urn:x-e2e:nothing-has-this)
-	nsx blan python3 "$PY" search "$st" 2 4 >"$E2E_TMP/client$i.json" &
+	nsx blan python3 "$PY" search "$st" 2 4 >"$LAB_TMP/client$i.json" &
 	clients+=($!)
 done
 wait "${clients[@]}"
 own_replies() { # N ST EXPECT_COUNT_MIN
-	python3 - "$E2E_TMP/client$1.json" "$2" "$3" <<'EOF'
+	python3 - "$LAB_TMP/client$1.json" "$2" "$3" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1])); st = sys.argv[2]; want = int(sys.argv[3])
 bad = [x for x in r if x["st"] != st]
@@ -138,19 +139,19 @@ check "A counted the searches it multicast and the replies it relayed" jget a ar
 check "B counted its LAN's searches and the replies it routed" jget b brouter '(s["lans"][0]["searches"] >= 4 and s["lans"][0]["repliesRouted"] >= 3) or sys.exit(1)'
 
 # ------------------------------------------------------------------ IPv6 SSDP (ff02::c)
-bg_in alan "$E2E_TMP/device6.out" python3 -u "$PY" device6 eth0
-wait_for 5 "an IPv6 SSDP device on A's LAN listens on ff02::c" grep -q listening "$E2E_TMP/device6.out"
+bg_in alan "$LAB_TMP/device6.out" python3 -u "$PY" device6 eth0
+wait_for 5 "an IPv6 SSDP device on A's LAN listens on ff02::c" grep -q listening "$LAB_TMP/device6.out"
 search6_finds() { nsx blan python3 "$PY" search6 eth0 urn:x-e2e:v6 2.5 | grep -q 'LOCATION: http://\[fd01::10\]:9/v6.xml'; }
 check "an M-SEARCH to [ff02::c] on B's LAN is answered by the device at A" search6_finds
-check "... which heard it from A's router (link-local)" grep -q '^search from fe80::' "$E2E_TMP/device6.out"
+check "... which heard it from A's router (link-local)" grep -q '^search from fe80::' "$LAB_TMP/device6.out"
 
 # ------------------------------------------------------------------ e. forged relay datagrams
 nsx arouter python3 "$PY" inject "not-the-shared-key-at-all" 10.0.0.2
 nsx blan python3 "$PY" inject "$(cat "$KEY")" 192.168.2.1
 wait_for 3 "a frame with the wrong key from a peer's address is dropped and counted" jget b brouter '(s["peers"][0]["drops"].get("bad-auth", 0) == 1) or sys.exit(1)'
 wait_for 3 "a frame from an address that is no peer is dropped and counted" jget b brouter '(s["drops"].get("unknown-peer", 0) == 1) or sys.exit(1)'
-check "neither forged NOTIFY reached B's LAN" not grep -q forged "$E2E_TMP/blisten.out"
-check "status prints per-LAN and per-peer counters" sh -c "ip netns exec $(ns_name brouter) $SP status --control-socket $E2E_TMP/b.sock | grep -E '^10\\.0\\.0\\.1 .*bad-auth 1'"
+check "neither forged NOTIFY reached B's LAN" not grep -q forged "$LAB_TMP/blisten.out"
+check "status prints per-LAN and per-peer counters" sh -c "ip netns exec $(ns_name brouter) $SP status --control-socket $LAB_TMP/b.sock | grep -E '^10\\.0\\.0\\.1 .*bad-auth 1'"
 
 # ------------------------------------------------------------------ filters (SIGHUP)
 conf b '["lan0"]' '["10.0.0.1"]' '"filters": { "outbound": { "deny": ["urn:x-e2e:private*"] } }'
@@ -165,17 +166,17 @@ hup "A and B reload with each other's IPv6 address as the peer" a b
 cap_start ab6 arouter vpnab udp port 1901
 check "a search from B's LAN finds minidlna at A over an IPv6 relay link" sh -c "ip netns exec $(ns_name blan) python3 $PY search $MS 1 2 | grep -q '192.168.1.10:8200/rootDesc.xml'"
 cap_stop ab6
-check "... the relay frames went over IPv6, none over IPv4" sh -c "grep -q 'fd00:ab::2.1901 > fd00:ab::1.1901' $E2E_TMP/cap-ab6.txt && ! grep -q '10.0.0.[12].1901' $E2E_TMP/cap-ab6.txt"
+check "... the relay frames went over IPv6, none over IPv4" sh -c "grep -q 'fd00:ab::2.1901 > fd00:ab::1.1901' $LAB_TMP/cap-ab6.txt && ! grep -q '10.0.0.[12].1901' $LAB_TMP/cap-ab6.txt"
 
 # ------------------------------------------------------------------ f. full mesh of three
 conf a '["lan0"]' '["10.0.0.2", "10.0.1.2"]'
 conf b '["lan0"]' '["10.0.0.1", "10.0.2.2"]'
 conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]'
-start_proxy c crouter
+start_proxy c
 hup "A and B reload with C as a peer (back to IPv4)" a b
 require_wait 5 "C joins the group" log_has c "joined 239.255.255.250 on lan0"
-bg_in clan "$E2E_TMP/clisten.out" python3 -u "$PY" listen clan
-wait_for 5 "passive listener on C's LAN is up" grep -q listening "$E2E_TMP/clisten.out"
+bg_in clan "$LAB_TMP/clisten.out" python3 -u "$PY" listen clan
+wait_for 5 "passive listener on C's LAN is up" grep -q listening "$LAB_TMP/clisten.out"
 cap_start alan alan eth0 udp port 1900
 cap_start ab arouter vpnab udp port 1901
 cap_start ac arouter vpnac udp port 1901
@@ -183,12 +184,12 @@ cap_start bc brouter vpnbc udp port 1901
 nsx alan python3 "$PY" notify 10 mesh
 sleep 1.5
 for c in alan ab ac bc; do cap_stop $c; done
-mesh_count() { [ "$(grep -c "urn:x-e2e:mesh" "$E2E_TMP/$1")" = "$2" ] || { grep -c "urn:x-e2e:mesh" "$E2E_TMP/$1"; return 1; }; }
+mesh_count() { [ "$(grep -c "urn:x-e2e:mesh" "$LAB_TMP/$1")" = "$2" ] || { grep -c "urn:x-e2e:mesh" "$LAB_TMP/$1"; return 1; }; }
 check "10 NOTIFYs from A's LAN: exactly 10 on B's LAN" mesh_count blisten.out 10
 check "... and exactly 10 on C's LAN" mesh_count clisten.out 10
-check "... 10 relay frames A->B and 10 A->C, nothing back" sh -c "[ \$(grep -c '10.0.0.1.1901 > 10.0.0.2.1901' $E2E_TMP/cap-ab.txt) = 10 ] && [ \$(grep -c '10.0.1.1.1901 > 10.0.1.2.1901' $E2E_TMP/cap-ac.txt) = 10 ] && ! grep -q '> 10.0.0.1.1901' $E2E_TMP/cap-ab.txt && ! grep -q '> 10.0.1.1.1901' $E2E_TMP/cap-ac.txt"
-check "... no relay frames between B and C" sh -c "[ \$(grep -c 'UDP' $E2E_TMP/cap-bc.txt) = 0 ]"
-check "... and A's LAN sees only the 10 originals (nothing re-multicast)" sh -c "[ \$(grep -c '192.168.1.10.[0-9]* > 239.255.255.250.1900' $E2E_TMP/cap-alan.txt) -ge 10 ] && ! grep -q '192.168.1.1.[0-9]* > 239.255.255.250' $E2E_TMP/cap-alan.txt"
+check "... 10 relay frames A->B and 10 A->C, nothing back" sh -c "[ \$(grep -c '10.0.0.1.1901 > 10.0.0.2.1901' $LAB_TMP/cap-ab.txt) = 10 ] && [ \$(grep -c '10.0.1.1.1901 > 10.0.1.2.1901' $LAB_TMP/cap-ac.txt) = 10 ] && ! grep -q '> 10.0.0.1.1901' $LAB_TMP/cap-ab.txt && ! grep -q '> 10.0.1.1.1901' $LAB_TMP/cap-ac.txt"
+check "... no relay frames between B and C" sh -c "[ \$(grep -c 'UDP' $LAB_TMP/cap-bc.txt) = 0 ]"
+check "... and A's LAN sees only the 10 originals (nothing re-multicast)" sh -c "[ \$(grep -c '192.168.1.10.[0-9]* > 239.255.255.250.1900' $LAB_TMP/cap-alan.txt) -ge 10 ] && ! grep -q '192.168.1.1.[0-9]* > 239.255.255.250' $LAB_TMP/cap-alan.txt"
 
 # ------------------------------------------------------------------ g. hub
 # C becomes a hub (its LAN stays), A and B talk only to it.
@@ -197,22 +198,22 @@ conf b '["lan0"]' '["10.0.2.2"]'
 conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]' '"hub": true'
 hup "the hub and its spokes reload" a b c
 hub_search() {
-	nsx blan python3 "$PY" search "$MS" 1 2.5 >"$E2E_TMP/hub.json"
-	own_replies_file "$E2E_TMP/hub.json"
+	nsx blan python3 "$PY" search "$MS" 1 2.5 >"$LAB_TMP/hub.json"
+	own_replies_file "$LAB_TMP/hub.json"
 }
 own_replies_file() { python3 -c "import json,sys; r=json.load(open('$1')); assert r and all(x['location']=='http://192.168.1.10:8200/rootDesc.xml' for x in r), r"; }
 check "a search from B's LAN finds minidlna at A through the hub" hub_search
-before_b=$(grep -c "urn:x-e2e:hub" "$E2E_TMP/blisten.out" || true)
-before_c=$(grep -c "urn:x-e2e:hub" "$E2E_TMP/clisten.out" || true)
+before_b=$(grep -c "urn:x-e2e:hub" "$LAB_TMP/blisten.out" || true)
+before_c=$(grep -c "urn:x-e2e:hub" "$LAB_TMP/clisten.out" || true)
 cap_start hubab arouter vpnac udp port 1901
 nsx alan python3 "$PY" notify 5 hub
 sleep 1.5
 cap_stop hubab
-check "5 NOTIFYs from A through the hub: exactly 5 on B's LAN and 5 on C's" sh -c "[ \$(grep -c urn:x-e2e:hub $E2E_TMP/blisten.out) = $((before_b + 5)) ] && [ \$(grep -c urn:x-e2e:hub $E2E_TMP/clisten.out) = $((before_c + 5)) ]"
-check "... the hub sends none of them back to A" not grep -q '> 10.0.1.1.1901' "$E2E_TMP/cap-hubab.txt"
+check "5 NOTIFYs from A through the hub: exactly 5 on B's LAN and 5 on C's" sh -c "[ \$(grep -c urn:x-e2e:hub $LAB_TMP/blisten.out) = $((before_b + 5)) ] && [ \$(grep -c urn:x-e2e:hub $LAB_TMP/clisten.out) = $((before_c + 5)) ]"
+check "... the hub sends none of them back to A" not grep -q '> 10.0.1.1.1901' "$LAB_TMP/cap-hubab.txt"
 
 # ------------------------------------------------------------------ stop
 for s in a b c; do bg_stop "${PROXY[$s]}"; done
-check "SIGTERM stops the proxies and removes their sockets" sh -c "! [ -e $E2E_TMP/a.sock ] && ! [ -e $E2E_TMP/b.sock ] && ! [ -e $E2E_TMP/c.sock ]"
+check "SIGTERM stops the proxies and removes their sockets" sh -c "! [ -e $LAB_TMP/a.sock ] && ! [ -e $LAB_TMP/b.sock ] && ! [ -e $LAB_TMP/c.sock ]"
 note "took $(($(date +%s) - t0)) s"
 finish

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # helpers are invoked through check/wait_for
-# shellcheck source-path=SCRIPTDIR
 # test/e2e/udp-proxy.test.sh - the real udp-proxy executable between a client and a
 # DNS service (dnsmasq) that receives on a VIP and answers from its real address:
 #
@@ -24,6 +23,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=test/e2e/lib.sh
 . "$here/lib.sh"
 need_root
 need_cmd ip nft dnsmasq dig python3 node setsid
@@ -35,7 +35,8 @@ if [ ! -x "$UP" ]; then
 fi
 
 # ------------------------------------------------------------------ topology
-. "$here/udp-proxy-topology.sh"
+# shellcheck source=test/lab/udp-proxy.sh
+. "$here/../lab/udp-proxy.sh"
 udp_topology_up
 
 # The SNAT really happens: from the proxy host, asking the VIP directly gets a reply
@@ -54,8 +55,8 @@ print(s.recvfrom(512)[1][0])')
 check "asked directly on the VIP, the service answers from its real address" direct_from_real
 
 # ------------------------------------------------------------------ udp-proxy
-CONF="$E2E_TMP/udp-proxy.json"
-SOCK="$E2E_TMP/udp-proxy.sock"
+CONF="$LAB_TMP/udp-proxy.json"
+SOCK="$LAB_TMP/udp-proxy.sock"
 write_config() { # BOUNDED_MAX
 	cat >"$CONF" <<EOF
 {
@@ -71,9 +72,9 @@ write_config() { # BOUNDED_MAX
     { "name": "allow",   "listen": "10.0.1.1:5307", "upstream": "10.0.2.254:53", "replyAlias": ["10.0.2.2:53"],
       "allow": ["10.9.0.0/16", "fd09::/16"] }
   ],
-  "log": "$E2E_TMP/udp-proxy.log",
+  "log": "$LAB_TMP/udp-proxy.log",
   "logLevel": "debug",
-  "pidFile": "$E2E_TMP/udp-proxy.pid",
+  "pidFile": "$LAB_TMP/udp-proxy.pid",
   "controlSocket": "$SOCK"
 }
 EOF
@@ -89,18 +90,18 @@ const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const r = (n) => s.rules.find((x) => x.name === n);
 if (!eval(process.argv[1])) { console.log(JSON.stringify(s.rules.map((x) => ({ ...x, sessions: x.sessions.slice(0, 4) })), null, 1)); process.exit(1); }' "$1"
 }
-up_log_has() { grep -qF -- "$1" "$E2E_TMP/udp-proxy.log"; }
+up_log_has() { grep -qF -- "$1" "$LAB_TMP/udp-proxy.log"; }
 # qdig SERVER PORT [TYPE] : one query through the proxy, prints the answer (empty on timeout)
 qdig() { nsx client dig +short +tries=1 +time=2 @"$1" -p "$2" svc.test "${3:-A}" 2>&1 | grep -v '^;;' || true; }
 answer_is() { [ "$(qdig "$1" "$2" "${4:-A}")" = "$3" ]; }
 
-bg_in proxy "$E2E_TMP/udp-proxy.out" "$UP" --config "$CONF"
-UP_PID=$E2E_BG_PID
+bg_in proxy "$LAB_TMP/udp-proxy.out" "$UP" --config "$CONF"
+UP_PID=$LAB_BG_PID
 require_wait 10 "udp-proxy is up (status answers)" up_status
 check "the log names each rule and where it listens" up_log_has "alias: listening on 10.0.1.1:5302 -> 10.0.2.254:53, replies also from 10.0.2.2:53"
 second_refused() {
 	local out rc=0
-	out=$(nsx proxy "$UP" --config "$CONF" --control-socket "$E2E_TMP/second.sock" 2>&1) || rc=$?
+	out=$(nsx proxy "$UP" --config "$CONF" --control-socket "$LAB_TMP/second.sock" 2>&1) || rc=$?
 	if [ "$rc" -ne 1 ] || ! printf '%s' "$out" | grep -q "udp-proxy is already running as PID $UP_PID"; then
 		echo "exit $rc: $out"
 		return 1
@@ -123,7 +124,7 @@ check "a5: status shows the rules in words" status_says "replies from:  10.0.2.2
 
 echo "# b. datagrams from a foreign source never reach the client"
 # The service gets a datagram on the VIP, then answers from elsewhere first, then as itself.
-bg_in svc "$E2E_TMP/svc-b.txt" python3 -u -c '
+bg_in svc "$LAB_TMP/svc-b.txt" python3 -u -c '
 import socket, time
 def sock(a, p):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((a, p)); return s
@@ -135,8 +136,8 @@ port.sendto(b"injected-other-port", peer)
 time.sleep(0.3)
 vip.sendto(b"reply-from-upstream", peer)
 print("sent")'
-SVC_B=$E2E_BG_PID
-svc_ready() { grep -q '^ready$' "$E2E_TMP/svc-b.txt"; }
+SVC_B=$LAB_BG_PID
+svc_ready() { grep -q '^ready$' "$LAB_TMP/svc-b.txt"; }
 require_wait 5 "b0: the service helper listens on the VIP" svc_ready
 # The client sends one datagram and prints everything that comes back within 2 s.
 nsx client python3 -u -c '
@@ -146,10 +147,10 @@ s.bind(("10.0.1.2", 40001)); s.settimeout(2)
 s.sendto(b"hello", ("10.0.1.1", 5306))
 try:
     while True: print(s.recv(100).decode())
-except socket.timeout: print("done")' >"$E2E_TMP/client-b.txt" 2>&1 || true
+except socket.timeout: print("done")' >"$LAB_TMP/client-b.txt" 2>&1 || true
 bg_stop "$SVC_B"
 check "b1: only the upstream's own reply reached the client" \
-	bash -c "[ \"\$(grep -v '^done$' '$E2E_TMP/client-b.txt')\" = reply-from-upstream ]"
+	bash -c "[ \"\$(grep -v '^done$' '$LAB_TMP/client-b.txt')\" = reply-from-upstream ]"
 check "b2: status counts both foreign datagrams on the session" \
 	st 'r("raw").counters.drops.foreignSource === 2 && r("raw").sessions[0].foreign === 2 && r("raw").sessions[0].client === "10.0.1.2:40001"'
 
@@ -164,8 +165,8 @@ check "c1: a client outside the allow-list gets no answer" answer_is 10.0.1.1 53
 check "c1: ... and no session; counted as not allowed" st 'r("allow").counters.drops.notAllowed >= 1 && r("allow").sessions.length === 0 && r("allow").counters.sessionsOpened === 0'
 
 echo "# d. session bound and idle expiry"
-for i in 1 2 3; do qdig 10.0.1.1 5305 >"$E2E_TMP/bounded-$i.txt"; done
-check "d1: three clients, all answered" bash -c "cat '$E2E_TMP'/bounded-*.txt | grep -c 192.0.2.53 | grep -qx 3"
+for i in 1 2 3; do qdig 10.0.1.1 5305 >"$LAB_TMP/bounded-$i.txt"; done
+check "d1: three clients, all answered" bash -c "cat '$LAB_TMP'/bounded-*.txt | grep -c 192.0.2.53 | grep -qx 3"
 check "d1: status: 2 sessions (maxSessions 2), 1 evicted" st 'r("bounded").sessions.length === 2 && r("bounded").counters.sessionsEvicted === 1 && r("bounded").counters.sessionsOpened === 3'
 check "d1: status in words shows the bound" status_says "sessions:      2 of at most 2, closed after 3s idle; 3 opened, 0 expired, 1 evicted"
 wait_for 8 "d2: after 3 s idle the sessions expire" st 'r("bounded").sessions.length === 0 && r("bounded").counters.sessionsExpired === 2'
@@ -191,13 +192,13 @@ up_running() { [ -d "/proc/$UP_PID" ] && ! grep -q '^State:.*Z' "/proc/$UP_PID/s
 kill -TERM "$UP_PID"
 wait_for 5 "e3: exits on SIGTERM" not up_running
 check "e3: logged 'stopped', removed its pid file and socket" \
-	bash -c "grep -q stopped '$E2E_TMP/udp-proxy.log' && [ ! -e '$E2E_TMP/udp-proxy.pid' ] && [ ! -e '$SOCK' ]"
+	bash -c "grep -q stopped '$LAB_TMP/udp-proxy.log' && [ ! -e '$LAB_TMP/udp-proxy.pid' ] && [ ! -e '$SOCK' ]"
 check "e3: no per-packet log lines (debug level: one per session at most)" \
-	bash -c "[ \$(wc -l <'$E2E_TMP/udp-proxy.log') -lt 60 ]"
+	bash -c "[ \$(wc -l <'$LAB_TMP/udp-proxy.log') -lt 60 ]"
 bg_stop "$UP_PID"
 
 echo "# f. flags"
-upx() { nsx proxy "$UP" --control-socket "$E2E_TMP/f.sock" "$@" 2>&1; }
+upx() { nsx proxy "$UP" --control-socket "$LAB_TMP/f.sock" "$@" 2>&1; }
 refused() { # EXPECTED ARGS...
 	local want=$1 out rc=0
 	shift
@@ -218,7 +219,7 @@ port_in_use() { # a socket holds the port while udp-proxy tries it
 import socket, subprocess, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.0.1.1", 5399))
 r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(r.returncode, r.stderr)' "$UP" --listen 10.0.1.1:5399 --upstream 10.0.2.254:53 --control-socket "$E2E_TMP/f2.sock")
+print(r.returncode, r.stderr)' "$UP" --listen 10.0.1.1:5399 --upstream 10.0.2.254:53 --control-socket "$LAB_TMP/f2.sock")
 	printf '%s' "$out" | grep -q '^1 ERROR: cannot listen on 10.0.1.1:5399: EADDRINUSE' || { echo "$out"; return 1; }
 }
 check "f2: a port in use is a clear runtime error (exit 1)" port_in_use

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # helpers are invoked through check/wait_for
-# shellcheck source-path=SCRIPTDIR
 # test/e2e/udp-tunnel.test.sh - the real udp-tunnel executable on three hosts of an
 # underlay bridge, meshed with `udp-tunnel ctl` as in the original README (its
 # 172.100.1.x hosts are 192.0.2.x here), plus a keyed pair beside it:
@@ -26,6 +25,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=test/e2e/lib.sh
 . "$here/lib.sh"
 need_root
 need_cmd ip python3 iperf3 setsid ping
@@ -38,10 +38,11 @@ fi
 SENDPY="$here/udp-tunnel-send.py"
 
 # ------------------------------------------------------------------ topology
-. "$here/udp-tunnel-topology.sh"
+# shellcheck source=test/lab/udp-tunnel.sh
+. "$here/../lab/udp-tunnel.sh"
 tunnel_topology_up
 
-T=$E2E_TMP
+T=$LAB_TMP
 head -c 32 /dev/urandom | base64 >"$T/key"
 head -c 32 /dev/urandom | base64 >"$T/wrong-key"
 
@@ -49,13 +50,13 @@ declare -A PID=()
 serve() { # HOST (keyless, ports 5000/5001, state in $T)
 	bg_in "$1" "$T/$1.out" "$UT" serve -dp 5000 -cp 5001 --state "$T/$1.state" \
 		--control-socket "$T/$1.sock" --pid-file "$T/$1.pid" --log "$T/$1.log" --log-level debug
-	PID[$1]=$E2E_BG_PID
+	PID[$1]=$LAB_BG_PID
 }
 serve_keyed() { # HOST: the same binary, second daemon, keyed, control off localhost
 	bg_in "$1" "$T/$1-k.out" "$UT" serve -dp 5100 -cp 5101 --control-address 0.0.0.0 \
 		--key-file "$T/key" --keepalive 1 --state "$T/$1-k.state" \
 		--control-socket "$T/$1-k.sock" --pid-file "$T/$1-k.pid" --log "$T/$1-k.log"
-	PID[$1-k]=$E2E_BG_PID
+	PID[$1-k]=$LAB_BG_PID
 }
 for h in h1 h2 h3; do serve "$h"; done
 for h in h1 h2 h3; do require_wait 5 "$h: daemon answers on its status socket" nsx "$h" "$UT" status --control-socket "$T/$h.sock"; done

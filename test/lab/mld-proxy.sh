@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# test/e2e/mld-topology.sh - the "UDM-Pro behind an MLD-snooping ISP gateway" lab.
-# Source lib.sh first, then this file, then call mld_topology_up.
+# test/lab/mld-proxy.sh - the "UDM-Pro behind an MLD-snooping ISP gateway" lab, for the
+# e2e tests, the demo, the bench and `make lab TOPO=mld-proxy`.
+# Source test/lab/lib.sh (or test/e2e/lib.sh) first, then this file, then call
+# mld_topology_up (the whole lab) or mld_quiet_topology_up (the bench's: below).
 #
 #   netns gw  (ISP gateway, e.g. NSD-G1000T)
 #     sw0  Linux bridge, mcast_snooping 1 + mcast_querier 1, 2001:db8:1::1/64,
@@ -30,10 +32,16 @@
 #   HOST_TOKEN HOST_ADDR HOST_SNMA (ff02::1:ff34:5678) HOST_MAC
 #   OTH_ADDR OTH_SNMA
 #   RTR_NDPPD_CONF RTR_NDPPD_PID  (ndppd's config and bg pid; mld_ndppd_stop/start)
+# mld_quiet_topology_up: the same names, but nothing that talks on its own, for the bench:
+#   gw has only GW_RTR_PORT (IPv6 off; MLD reports are captured there), rtr has RTR_WAN
+#   with RTR_WAN_ADDR (static) and RTR_LAN with port RTR_HOST_PORT, host has HOST_IF
+#   (IPv6 off; NS frames are injected there). No snooping switch, RA, ndppd or DAD.
+# mld_proxy_start EXE [FLAGS...]: mld-proxy on rtr as the demo runs it (RTR_WAN RTR_LAN,
+#   log, pid file and socket $LAB_TMP/mld-proxy.{log,pid,sock}); pid in MP_PID.
 # Helpers: mld_lan_host_add NAME TOKEN MAC  (another SLAAC host on br0),
 #          mld_snma ADDR (prints the solicited-node group), mld_mdb_has GROUP PORT,
 #          mld_gw_neigh_state ADDR, mld_join_start GROUP (a python3 IPV6_JOIN_GROUP
-#          stand-in for mld-proxy on rtr:eth9; pid in E2E_BG_PID).
+#          stand-in for mld-proxy on rtr:eth9; pid in LAB_BG_PID).
 #
 # ---- What it takes to make the Linux bridge snooping really DROP (all verified) ----
 # * Without a querier the bridge floods unregistered multicast to every port (kernel
@@ -123,7 +131,7 @@ RTR_NS=$(ns_name rtr)
 HOST_NS=$(ns_name host)
 OTH_NS=$(ns_name oth)
 export GW_NS RTR_NS HOST_NS OTH_NS
-RTR_NDPPD_CONF="$E2E_TMP/ndppd.conf"
+RTR_NDPPD_CONF="$LAB_TMP/ndppd.conf"
 RTR_NDPPD_PID=
 export RTR_NDPPD_CONF
 
@@ -186,15 +194,15 @@ mld_lan_host_add() {
 }
 
 mld_ndppd_start() {
-	bg_in rtr "$E2E_TMP/ndppd.log" ndppd -c "$RTR_NDPPD_CONF" -p "$E2E_TMP/ndppd.pid" -vv
-	RTR_NDPPD_PID=$E2E_BG_PID
+	bg_in rtr "$LAB_TMP/ndppd.log" ndppd -c "$RTR_NDPPD_CONF" -p "$LAB_TMP/ndppd.pid" -vv
+	RTR_NDPPD_PID=$LAB_BG_PID
 }
 mld_ndppd_stop() { [ -z "$RTR_NDPPD_PID" ] || bg_stop "$RTR_NDPPD_PID"; RTR_NDPPD_PID=; }
 
 # mld_join_start GROUP : stand-in for mld-proxy - joins GROUP on rtr:eth9 with
-# IPV6_JOIN_GROUP and keeps the socket open until killed (pid in E2E_BG_PID).
+# IPV6_JOIN_GROUP and keeps the socket open until killed (pid in LAB_BG_PID).
 mld_join_start() {
-	bg_in rtr "$E2E_TMP/join-$1.log" python3 -u -c '
+	bg_in rtr "$LAB_TMP/join-$1.log" python3 -u -c '
 import socket, struct, sys, time, signal
 grp, ifname = sys.argv[1], sys.argv[2]
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -267,8 +275,8 @@ mld_topology_up() {
 	require_wait 5 "lab: gw $GW_BR has link-local $GW_LL" _mld_addr_ready gw "$GW_BR" "$GW_LL"
 	ip -n "$full_gw" link set "$GW_BR" type bridge mcast_querier 1
 
-	_mld_radvd_conf "$GW_BR" on >"$E2E_TMP/radvd-gw.conf"
-	bg_in gw "$E2E_TMP/radvd-gw.log" radvd -n -d 1 -m stderr -C "$E2E_TMP/radvd-gw.conf" -p "$E2E_TMP/radvd-gw.pid"
+	_mld_radvd_conf "$GW_BR" on >"$LAB_TMP/radvd-gw.conf"
+	bg_in gw "$LAB_TMP/radvd-gw.log" radvd -n -d 1 -m stderr -C "$LAB_TMP/radvd-gw.conf" -p "$LAB_TMP/radvd-gw.pid"
 
 	ip -n "$full_rtr" link set "$RTR_LAN" up
 	mld_lan_host_add host "$HOST_TOKEN" "$HOST_MAC"
@@ -294,8 +302,8 @@ proxy $RTR_WAN {
 }
 EOF
 	mld_ndppd_start
-	_mld_radvd_conf "$RTR_LAN" off >"$E2E_TMP/radvd-rtr.conf"
-	bg_in rtr "$E2E_TMP/radvd-rtr.log" radvd -n -d 1 -m stderr -C "$E2E_TMP/radvd-rtr.conf" -p "$E2E_TMP/radvd-rtr.pid"
+	_mld_radvd_conf "$RTR_LAN" off >"$LAB_TMP/radvd-rtr.conf"
+	bg_in rtr "$LAB_TMP/radvd-rtr.log" radvd -n -d 1 -m stderr -C "$LAB_TMP/radvd-rtr.conf" -p "$LAB_TMP/radvd-rtr.pid"
 
 	require_wait 20 "lab: host autoconfigured $HOST_ADDR (DAD done)" \
 		_mld_addr_ready host "$HOST_IF" "$HOST_ADDR"
@@ -307,4 +315,52 @@ EOF
 	require "lab: $GW_RTR_PORT is not a multicast router port" \
 		sh -c "! ip netns exec '$full_gw' bridge -d mdb show dev '$GW_BR' | grep -E 'router ports.*$GW_RTR_PORT'"
 	require "lab: ndppd is running in rtr" bg_alive "$RTR_NDPPD_PID"
+}
+
+mld_quiet_topology_up() {
+	local n
+	ns_add gw
+	ns_add rtr
+	ns_add host
+	for n in gw rtr host; do
+		# No DAD: addresses work at once and the lab sends no NS of its own.
+		ns_sysctl "$n" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	done
+	ip -n "$RTR_NS" link add "$RTR_WAN" address "$RTR_WAN_MAC" type veth peer name "$GW_RTR_PORT" netns "$GW_NS"
+	ns_sysctl gw "net.ipv6.conf.$GW_RTR_PORT.disable_ipv6=1"
+	ip -n "$GW_NS" link set "$GW_RTR_PORT" up
+	ip -n "$RTR_NS" link set "$RTR_WAN" up
+	ip -n "$RTR_NS" addr add "$RTR_WAN_ADDR/64" dev "$RTR_WAN" nodad
+	ip -n "$RTR_NS" link add "$RTR_LAN" type bridge
+	ip -n "$RTR_NS" link set "$RTR_LAN" up
+	ip -n "$RTR_NS" link add "$RTR_HOST_PORT" type veth peer name "$HOST_IF" address "$HOST_MAC" netns "$HOST_NS"
+	ns_sysctl host "net.ipv6.conf.$HOST_IF.disable_ipv6=1"
+	ip -n "$RTR_NS" link set "$RTR_HOST_PORT" master "$RTR_LAN" up
+	ip -n "$HOST_NS" link set "$HOST_IF" up
+}
+
+mld_proxy_start() { # EXE [FLAGS...]
+	local exe=$1
+	shift
+	daemon_start rtr mld-proxy "mld-proxy is running" "$exe" "$@" --log "$LAB_TMP/mld-proxy.log" \
+		--pid-file "$LAB_TMP/mld-proxy.pid" --control-socket "$LAB_TMP/mld-proxy.sock" "$RTR_WAN" "$RTR_LAN"
+	# shellcheck disable=SC2034 # for the caller
+	MP_PID=$LAB_BG_PID
+}
+
+# For `make lab TOPO=mld-proxy` (test/lab/up.sh): the lab with mld-proxy running.
+lab_mld_proxy() {
+	local mp
+	lab_exe mp mld-proxy
+	mld_topology_up
+	mld_proxy_start "$mp" --check-interval 5
+	cat <<EOF
+  gw    the ISP gateway: snooping switch $GW_BR ($GW_ADDR), radvd for $PREFIX
+  rtr   the UDM: WAN $RTR_WAN ($RTR_WAN_ADDR), LAN bridge $RTR_LAN, ndppd, mld-proxy
+  host  a LAN host, $HOST_IF $HOST_ADDR (group $HOST_SNMA)
+  oth   another device on the gateway's switch, $OTH_ADDR
+  try:  ip netns exec $GW_NS bridge mdb show dev $GW_BR
+        ip netns exec $GW_NS ping -6 -c1 $HOST_ADDR
+        ip netns exec $RTR_NS $mp status --control-socket $LAB_TMP/mld-proxy.sock
+EOF
 }

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# test/e2e/ssdp-proxy-topology.sh - sourced after lib.sh: the LANs of up to three sites
-# whose routers are joined by routed point-to-point links standing in for WireGuard (no
-# multicast crosses them, only routed unicast), minidlna on A's LAN, and the helpers the
-# ssdp-proxy test and demo share:
+# test/lab/ssdp-proxy.sh - sourced after test/lab/lib.sh (or test/e2e/lib.sh): the LANs
+# of up to three sites whose routers are joined by routed point-to-point links standing in
+# for WireGuard (no multicast crosses them, only routed unicast), minidlna on A's LAN, and
+# the helpers the ssdp-proxy test, demo, bench and `make lab TOPO=ssdp-proxy` share:
 #
 #   alan 192.168.1.10 (minidlna) - lan0 192.168.1.1  arouter  vpnab 10.0.0.1 -- 10.0.0.2 vpnab  brouter  lan0 192.168.2.1 - blan 192.168.2.10
 #                                                     arouter  vpnac 10.0.1.1 -- 10.0.1.2 vpnac  crouter  lan0 192.168.3.1 - clan 192.168.3.10
@@ -13,21 +13,24 @@
 #                              a b c), a VPN link and routes between every two routers;
 #                              no LAN links yet (lan_up)
 # lan_up SITE NET              SITElan eth0 192.168.NET.10 -- lan0 192.168.NET.1 SITErouter
+# ssdp_two_sites_up            sites A and B with their LANs, the helpers, minidlna at A and
+#                              each proxy's config naming the other (conf a, conf b)
 # ssdp_helpers_write           $PY, a python3 SSDP helper (search, search6, device6,
 #                              listen, notify, unicast, inject), and $KEY, a shared key file
-# conf SITE LANS PEERS [EXTRA] $E2E_TMP/SITE.json for ssdp-proxy (JSON arrays; EXTRA: more
-#                              members); log, pid file, socket $E2E_TMP/SITE.{log,pid,sock}
+# conf SITE LANS PEERS [EXTRA] $LAB_TMP/SITE.json for ssdp-proxy (JSON arrays; EXTRA: more
+#                              members); log, pid file, socket $LAB_TMP/SITE.{log,pid,sock}
 # minidlna_up                  minidlna on A's LAN (friendly name e2e-minidlna, port 8200)
+# ssdp_proxy_start SITE EXE [FLAGS...]  ssdp-proxy on SITErouter (with --config
+#                              $LAB_TMP/SITE.json unless FLAGS); pid in LAB_BG_PID
+# ssdp_logs_have REGEX         both A's and B's proxy logs have a line matching REGEX
 # Needs ip, python3, minidlnad, curl.
 
-PY="$E2E_TMP/ssdp.py"
-KEY="$E2E_TMP/ssdp.key"
+PY="$LAB_TMP/ssdp.py"
+KEY="$LAB_TMP/ssdp.key"
 
 # p2p NS1 IF1 ADDR1 NS2 IF2 ADDR2 : a veth pair between two namespaces
 p2p() {
-	ip link add tmp1 type veth peer name tmp2
-	ip link set tmp1 netns "$(ns_name "$1")" name "$2"
-	ip link set tmp2 netns "$(ns_name "$4")" name "$5"
+	ip link add "$2" netns "$(ns_name "$1")" type veth peer name "$5" netns "$(ns_name "$4")"
 	nsx "$1" ip addr add "$3" dev "$2"
 	nsx "$4" ip addr add "$6" dev "$5"
 	nsx "$1" ip link set "$2" up
@@ -167,26 +170,65 @@ EOF
 
 # conf SITE LANS(json) PEERS(json) [EXTRA json members]
 conf() {
-	cat >"$E2E_TMP/$1.json" <<EOF
+	cat >"$LAB_TMP/$1.json" <<EOF
 { "lans": $2, "peers": $3, "keyFile": "$KEY", "logLevel": "debug",
-  "log": "$E2E_TMP/$1.log", "pidFile": "$E2E_TMP/$1.pid", "controlSocket": "$E2E_TMP/$1.sock"${4:+, $4} }
+  "log": "$LAB_TMP/$1.log", "pidFile": "$LAB_TMP/$1.pid", "controlSocket": "$LAB_TMP/$1.sock"${4:+, $4} }
 EOF
 }
 
-# minidlna_up : minidlna on A's LAN, with its own config and state under $E2E_TMP.
+# minidlna_up : minidlna on A's LAN, with its own config and state under $LAB_TMP.
 minidlna_up() {
-	mkdir -p "$E2E_TMP/media" "$E2E_TMP/mdb" "$E2E_TMP/mlog"
-	printf 'hello' >"$E2E_TMP/media/song.mp3"
-	cat >"$E2E_TMP/minidlna.conf" <<EOF
-media_dir=A,$E2E_TMP/media
-db_dir=$E2E_TMP/mdb
-log_dir=$E2E_TMP/mlog
+	mkdir -p "$LAB_TMP/media" "$LAB_TMP/mdb" "$LAB_TMP/mlog"
+	printf 'hello' >"$LAB_TMP/media/song.mp3"
+	cat >"$LAB_TMP/minidlna.conf" <<EOF
+media_dir=A,$LAB_TMP/media
+db_dir=$LAB_TMP/mdb
+log_dir=$LAB_TMP/mlog
 port=8200
 network_interface=eth0
 friendly_name=e2e-minidlna
 inotify=no
 notify_interval=30
 EOF
-	bg_in alan "$E2E_TMP/minidlna.out" minidlnad -f "$E2E_TMP/minidlna.conf" -P "$E2E_TMP/minidlna.pid" -d
+	bg_in alan "$LAB_TMP/minidlna.out" minidlnad -f "$LAB_TMP/minidlna.conf" -P "$LAB_TMP/minidlna.pid" -d
 	require_wait 10 "minidlna answers HTTP on A's LAN" nsx alan curl -fsS -o /dev/null http://192.168.1.10:8200/rootDesc.xml
+}
+
+# ssdp_logs_have REGEX : both A's and B's proxy logged a line that matches.
+ssdp_logs_have() { grep -qE -- "$1" "$LAB_TMP/a.log" && grep -qE -- "$1" "$LAB_TMP/b.log"; }
+
+ssdp_proxy_start() { # SITE EXE [FLAGS...]
+	local site=$1 exe=$2
+	shift 2
+	[ $# -gt 0 ] || set -- --config "$LAB_TMP/$site.json"
+	bg_in "${site}router" "$LAB_TMP/$site.out" "$exe" "$@"
+}
+
+ssdp_two_sites_up() {
+	ssdp_topology_up a b
+	lan_up a 1
+	lan_up b 2
+	ssdp_helpers_write
+	minidlna_up
+	conf a '["lan0"]' '["10.0.0.2"]'
+	conf b '["lan0"]' '["10.0.0.1"]'
+}
+
+# For `make lab TOPO=ssdp-proxy` (test/lab/up.sh): two sites as in the demo, with
+# ssdp-proxy running on both routers.
+lab_ssdp_proxy() {
+	local sp
+	lab_exe sp ssdp-proxy
+	ssdp_two_sites_up
+	ssdp_proxy_start a "$sp"
+	ssdp_proxy_start b "$sp"
+	require_wait 5 "both proxies joined the SSDP groups on their LAN" ssdp_logs_have "joined ff02::c on lan0"
+	cat <<EOF
+  alan     192.168.1.10, minidlna (http://192.168.1.10:8200/rootDesc.xml)
+  arouter  lan0 192.168.1.1, vpnab 10.0.0.1; ssdp-proxy ($LAB_TMP/a.json, a.log)
+  brouter  lan0 192.168.2.1, vpnab 10.0.0.2; ssdp-proxy ($LAB_TMP/b.json, b.log)
+  blan     192.168.2.10
+  try:  ip netns exec $(ns_name blan) python3 $PY search urn:schemas-upnp-org:device:MediaServer:1 1 2
+        ip netns exec $(ns_name brouter) $sp status --control-socket $LAB_TMP/b.sock
+EOF
 }
