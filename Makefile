@@ -49,7 +49,7 @@ lab: node_modules/.package-lock.json
 
 lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
-	shellcheck -x $(wildcard scripts/*.sh test/e2e/*.sh test/lab/*.sh) .ci/run
+	shellcheck -x $(wildcard scripts/*.sh scripts/bench/*.sh test/e2e/*.sh test/lab/*.sh) .ci/run
 	shellcheck -x -s sh scripts/udm-proxies on_boot.d/10-proxy.sh.in
 
 clean:

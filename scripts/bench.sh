@@ -7,19 +7,19 @@
 #
 # Usage: scripts/bench.sh    (`make bench` builds first; about a minute)
 #
-# Lab, namespaces udmb<pid>-*, no traffic ever leaves them:
-#   up    wan0 (IPv6 off) <-veth-> rtr:eth9    the ISP side: MLD reports are captured here
-#   rtr   eth9 02:00:00:00:00:09, 2001:db8:1::ffff/64; br0 bridge, port p0; mld-proxy eth9 br0
-#   host  h0 (IPv6 off) <-veth-> rtr:p0        the LAN: NS frames are injected here
+# Lab: test/lab/mld-proxy.sh's quiet one (mld_quiet_topology_up), namespaces udmb<pid>-*,
+# no traffic ever leaves them:
+#   gw    p-rtr (IPv6 off) <-veth-> rtr:eth9   the ISP side: MLD reports are captured here
+#   rtr   eth9 02:00:00:00:00:09, 2001:db8:1::ff:fe00:9/64; br0 bridge, port p-host;
+#         mld-proxy eth9 br0
+#   host  eth0 (IPv6 off) <-veth-> rtr:p-host  the LAN: NS frames are injected here
 # Helpers in scripts/bench/: ns-flood.ts (NS sender), mld-capture.ts (report capture),
-# join-groups.ts (the direct-join baseline), latency.ts (pairs sends with reports).
+# join-groups.ts (the direct-join baseline), latency.ts (pairs sends with reports);
+# table.sh prints the table, as for every bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C # EPOCHREALTIME and awk with a '.' decimal point
 
-PREFIX=2001:db8:1::/64
-RTR_WAN_MAC=02:00:00:00:00:09
-HOST_MAC=02:00:00:00:01:01
 LATENCY_N=50
 FILL_N=4096
 FLOOD_RATE=10000
@@ -27,27 +27,24 @@ FLOOD_SECONDS=10
 CLK_TCK=$(getconf CLK_TCK)
 TS=(node -r esbuild-register)
 
-BENCH_NAME=bench
-# shellcheck source=scripts/bench/lib.sh
-. scripts/bench/lib.sh
+LAB_PREFIX=udmb$$-
+# shellcheck source=test/lab/lib.sh
+. test/lab/lib.sh
+# shellcheck source=test/lab/mld-proxy.sh
+. test/lab/mld-proxy.sh
+# shellcheck source=scripts/bench/table.sh
+. scripts/bench/table.sh
 
 # ------------------------------------------------------------ preconditions
 
-[ "$(id -u)" = 0 ] || die "needs root for network namespaces; run: sudo make bench"
-for c in ip node jq awk getconf; do
-	command -v "$c" >/dev/null || die "missing command '$c'; install it (apt-get install iproute2 jq nodejs)"
-done
+need_root
+need_cmd ip node jq awk getconf
 [ -d node_modules/esbuild-register ] || die "node_modules is missing; run: make setup"
 mapfile -t EXES < <(find dist -maxdepth 1 -type f \( -name '*-linux-x64' -o -name '*-linux-arm64' \) 2>/dev/null | sort)
 [ "${#EXES[@]}" -gt 0 ] || die "no executables in dist/; run: make build"
 MLD=${BENCH_MLD:-dist/mld-proxy-linux-x64} # BENCH_MLD: try another build
 [ -x "$MLD" ] || die "$MLD is missing; run: make build"
 
-bench_begin udm-bench udmb
-NS_UP=${P}up NS_RTR=${P}rtr NS_HOST=${P}host
-BG_PID=
-
-alive() { kill -0 "$1" 2>/dev/null; }
 # kb PID FIELD : VmRSS / VmHWM of a running process, in kB.
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # cpu_ticks PID : utime + stime (fields 14 and 15 of /proc/PID/stat, after the comm).
@@ -55,79 +52,15 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-# ----------------------------------------------------------------- results
-
-ROWS=()
-# row MEASURE VALUE BASELINE UNIT GOAL : GOAL is "<N", ">=N" or "-" (none).
-row() { ROWS+=("$1|$2|$3|$4|$5"); }
-
-print_table() {
-	printf '%s\n' "${ROWS[@]}" | awk -F'|' '
-		function num(v) { return v ~ /^-?[0-9.]+$/ }
-		{
-			m[NR] = $1; u = $4
-			v[NR] = num($2) ? $2 " " u : $2
-			b[NR] = num($3) ? $3 " " u : $3
-			r[NR] = (num($2) && num($3) && $3 + 0 != 0) ? sprintf("%.2fx", $2 / $3) : "-"
-			g[NR] = $5 == "-" ? "-" : $5 " " u
-			ok[NR] = "-"
-			if ($5 != "-") {
-				op = $5; sub(/[0-9.]+$/, "", op); lim = substr($5, length(op) + 1) + 0
-				if (!num($2)) ok[NR] = "MISSED"
-				else if (op == "<") ok[NR] = ($2 + 0 < lim) ? "ok" : "MISSED"
-				else if (op == ">=") ok[NR] = ($2 + 0 >= lim) ? "ok" : "MISSED"
-			}
-		}
-		END {
-			m[0] = "measure"; v[0] = "value"; b[0] = "baseline"; r[0] = "ratio"; g[0] = "goal"; ok[0] = "ok"
-			for (i = 0; i <= NR; i++) {
-				if (length(m[i]) > wm) wm = length(m[i]); if (length(v[i]) > wv) wv = length(v[i])
-				if (length(b[i]) > wb) wb = length(b[i]); if (length(r[i]) > wr) wr = length(r[i])
-				if (length(g[i]) > wg) wg = length(g[i])
-			}
-			for (i = 0; i <= NR; i++) {
-				printf "%-*s | %*s | %*s | %*s | %-*s | %s\n", wm, m[i], wv, v[i], wb, b[i], wr, r[i], wg, g[i], ok[i]
-				if (i == 0) { s = sprintf("%*s", wm + wv + wb + wr + wg + 20, ""); gsub(/ /, "-", s); print s }
-				if (ok[i] == "MISSED") missed++
-			}
-			if (missed) printf "\nMISSED: %d goal(s) not met (see the ok column)\n", missed
-			else print "\nall goals met"
-		}'
-}
-
-# ------------------------------------------------------------------- lab
-
-lab_up() {
-	local n
-	for n in "$NS_UP" "$NS_RTR" "$NS_HOST"; do
-		ip netns add "$n"
-		NSS+=("$n")
-		ip -n "$n" link set lo up
-		# No DAD: addresses work at once and the lab sends no NS of its own.
-		ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-	done
-	ip -n "$NS_RTR" link add eth9 address "$RTR_WAN_MAC" type veth peer name wan0 netns "$NS_UP"
-	ip netns exec "$NS_UP" sysctl -qw net.ipv6.conf.wan0.disable_ipv6=1
-	ip -n "$NS_UP" link set wan0 up
-	ip -n "$NS_RTR" link set eth9 up
-	ip -n "$NS_RTR" addr add 2001:db8:1::ffff/64 dev eth9 nodad
-	ip -n "$NS_RTR" link add br0 type bridge
-	ip -n "$NS_RTR" link set br0 up
-	ip -n "$NS_RTR" link add p0 type veth peer name h0 address "$HOST_MAC" netns "$NS_HOST"
-	ip netns exec "$NS_HOST" sysctl -qw net.ipv6.conf.h0.disable_ipv6=1
-	ip -n "$NS_RTR" link set p0 master br0 up
-	ip -n "$NS_HOST" link set h0 up
-}
-
 # daemon_args NAME BASE : sets DARGS, the command line that runs NAME as a daemon in the lab
 # (control socket BASE.sock). A new executable in dist/ needs a line here: the bench
 # refuses to guess rather than skip it.
 daemon_args() {
 	case $1 in
-	mld-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --prefix "$PREFIX" "${@:3}" eth9 br0) ;;
+	mld-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --prefix "$PREFIX" "${@:3}" "$RTR_WAN" "$RTR_LAN") ;;
 	ssdp-proxy)
 		head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$2.key"
-		DARGS=(--control-socket "$2.sock" --log "$2.log" --lan br0 --peer 10.255.0.2 --key-file "$2.key" "${@:3}")
+		DARGS=(--control-socket "$2.sock" --log "$2.log" --lan "$RTR_LAN" --peer 10.255.0.2 --key-file "$2.key" "${@:3}")
 		;;
 	udp-tunnel) DARGS=(serve --control-socket "$2.sock" --log "$2.log" "${@:3}") ;;
 	udp-proxy) DARGS=(--control-socket "$2.sock" --log "$2.log" --listen 5300 --upstream 127.0.0.1:53 "${@:3}") ;;
@@ -164,8 +97,8 @@ uncache() {
 
 # --------------------------------------------- 1. executables: size, start, idle RSS
 
-echo "== lab up ($P*)"
-lab_up
+echo "== lab up ($LAB_PREFIX*)"
+mld_quiet_topology_up
 
 bench_executable() {
 	local exe=$1 base label name arch ver node run=() start base_start rss hwm anon brss bhwm banon pid
@@ -195,23 +128,23 @@ bench_executable() {
 	row "$label start: --version vs node -e 0 (median of 5)" "$start" "$base_start" ms -
 
 	uncache "$exe" "$node"
-	daemon_args "$name" "$TMP/idle-$base"
-	bg rtr "$TMP/idle-$base.out" "${run[@]}" "$exe" "${DARGS[@]}"
-	pid=$BG_PID
-	wait_until 30 "$base to open its control socket" test -S "$TMP/idle-$base.sock"
+	daemon_args "$name" "$LAB_TMP/idle-$base"
+	bg_in rtr "$LAB_TMP/idle-$base.out" "${run[@]}" "$exe" "${DARGS[@]}"
+	pid=$LAB_BG_PID
+	wait_until 30 "$base to open its control socket" test -S "$LAB_TMP/idle-$base.sock"
 	sleep 2
-	alive "$pid" || die "$base exited while idle; see $TMP/idle-$base.out"
+	bg_alive "$pid" || die "$base exited while idle; see $LAB_TMP/idle-$base.out"
 	rss=$(kb "$pid" VmRSS) hwm=$(kb "$pid" VmHWM) anon=$(kb "$pid" RssAnon)
-	stop_pid "$pid"
+	bg_stop "$pid"
 
 	# The baseline is sampled 2 s after it says it is up, like the daemon.
-	bg rtr "$TMP/idle-node-$arch.out" "${run[@]}" "$node" -e 'require("fs").writeFileSync(process.argv[1], ""); setInterval(() => {}, 1000)' "$TMP/ready-node-$arch"
-	pid=$BG_PID
-	wait_until 30 "base node $arch to start" test -e "$TMP/ready-node-$arch"
+	bg_in rtr "$LAB_TMP/idle-node-$arch.out" "${run[@]}" "$node" -e 'require("fs").writeFileSync(process.argv[1], ""); setInterval(() => {}, 1000)' "$LAB_TMP/ready-node-$arch"
+	pid=$LAB_BG_PID
+	wait_until 30 "base node $arch to start" test -e "$LAB_TMP/ready-node-$arch"
 	sleep 2
-	alive "$pid" || die "base node $arch exited while idle"
+	bg_alive "$pid" || die "base node $arch exited while idle"
 	brss=$(kb "$pid" VmRSS) bhwm=$(kb "$pid" VmHWM) banon=$(kb "$pid" RssAnon)
-	stop_pid "$pid"
+	bg_stop "$pid"
 	row "$label idle VmRSS vs idle node" "$(mb "$rss")" "$(mb "$brss")" MB -
 	row "$label idle VmHWM vs idle node" "$(mb "$hwm")" "$(mb "$bhwm")" MB -
 	row "$label idle RssAnon vs idle node" "$(mb "$anon")" "$(mb "$banon")" MB -
@@ -222,11 +155,11 @@ for exe in "${EXES[@]}"; do bench_executable "$exe"; done
 # ---------------------------------------------------------- 2. mld-proxy at work
 
 echo "== mld-proxy (x64) in the lab"
-SOCK=$TMP/mld.sock
-daemon_args mld-proxy "$TMP/mld" --max-addresses "$FILL_N" --timeout 3600 --check-interval 30
+SOCK=$LAB_TMP/mld.sock
+daemon_args mld-proxy "$LAB_TMP/mld" --max-addresses "$FILL_N" --timeout 3600 --check-interval 30
 uncache "$MLD"
-bg rtr "$TMP/mld.out" "$MLD" "${DARGS[@]}"
-MLD_PID=$BG_PID
+bg_in rtr "$LAB_TMP/mld.out" "$MLD" "${DARGS[@]}"
+MLD_PID=$LAB_BG_PID
 wait_until 10 "mld-proxy to open its control socket" test -S "$SOCK"
 sleep 2
 IDLE_RSS=$(kb "$MLD_PID" VmRSS) IDLE_ANON=$(kb "$MLD_PID" RssAnon)
@@ -243,18 +176,18 @@ IDLE_RSS=$(kb "$MLD_PID" VmRSS) IDLE_ANON=$(kb "$MLD_PID" RssAnon)
 # direct-join baseline measures exactly this kernel delay, so the ratio is what
 # the proxy adds.
 echo "   latency: $LATENCY_N direct joins (baseline), then $LATENCY_N DAD NS via the proxy"
-bg up "$TMP/capture.log" "${TS[@]}" scripts/bench/mld-capture.ts --if wan0 --from-mac "$RTR_WAN_MAC"
-CAP_PID=$BG_PID
-wait_until 15 "the MLD capture on wan0" grep -q '^# ready' "$TMP/capture.log"
-ip netns exec "$NS_RTR" "${TS[@]}" scripts/bench/join-groups.ts --if eth9 --prefix "$PREFIX" \
-	--count "$LATENCY_N" --interval-ms 100 >"$TMP/joined.log" || die "join-groups.ts failed"
-ip netns exec "$NS_HOST" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
-	--addresses "$LATENCY_N" --rate 10 --log-sent >"$TMP/injected.log" || die "ns-flood.ts (latency) failed"
+bg_in gw "$LAB_TMP/capture.log" "${TS[@]}" scripts/bench/mld-capture.ts --if "$GW_RTR_PORT" --from-mac "$RTR_WAN_MAC"
+CAP_PID=$LAB_BG_PID
+wait_until 15 "the MLD capture on $GW_RTR_PORT" grep -q '^# ready' "$LAB_TMP/capture.log"
+nsx rtr "${TS[@]}" scripts/bench/join-groups.ts --if "$RTR_WAN" --prefix "$PREFIX" \
+	--count "$LATENCY_N" --interval-ms 100 >"$LAB_TMP/joined.log" || die "join-groups.ts failed"
+nsx host "${TS[@]}" scripts/bench/ns-flood.ts --if "$HOST_IF" --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+	--addresses "$LATENCY_N" --rate 10 --log-sent >"$LAB_TMP/injected.log" || die "ns-flood.ts (latency) failed"
 sleep 0.5
-stop_pid "$CAP_PID"
-LAT=$("${TS[@]}" scripts/bench/latency.ts "$TMP/injected.log" "$TMP/capture.log")
-LAT_BASE=$("${TS[@]}" scripts/bench/latency.ts "$TMP/joined.log" "$TMP/capture.log")
-jq -e '.matched > 0' <<<"$LAT_BASE" >/dev/null || die "no MLD report seen for the direct joins: the capture does not work ($TMP/capture.log)"
+bg_stop "$CAP_PID"
+LAT=$("${TS[@]}" scripts/bench/latency.ts "$LAB_TMP/injected.log" "$LAB_TMP/capture.log")
+LAT_BASE=$("${TS[@]}" scripts/bench/latency.ts "$LAB_TMP/joined.log" "$LAB_TMP/capture.log")
+jq -e '.matched > 0' <<<"$LAT_BASE" >/dev/null || die "no MLD report seen for the direct joins: the capture does not work ($LAB_TMP/capture.log)"
 # lat JSON FIELD : the figure to one decimal, or "k/n reports" when some report never came.
 lat() { jq -r "if .matched == .n then .$2 else \"\(.matched)/\(.n) reports\" end" <<<"$1" | awk '/^[0-9.]+$/ { printf "%.1f", $1; next } { printf "%s", $0 }'; }
 row "NS on br0 -> MLD report on eth9, median (n=$LATENCY_N)" "$(lat "$LAT" medianMs)" "$(lat "$LAT_BASE" medianMs)" ms "<100"
@@ -265,12 +198,12 @@ row "NS on br0 -> MLD report on eth9, p95" "$(lat "$LAT" p95Ms)" "$(lat "$LAT_BA
 # would grow the heap we are about to measure. Frames the capture buffer
 # dropped are sent again. VmRSS is mostly the mapped executable (RssFile);
 # RssAnon is what the addresses themselves cost.
-proxy_groups() { ip -n "$NS_RTR" -6 maddr show dev eth9 | grep -c 'ff02::1:ff10:' || true; }
+proxy_groups() { ip -n "$RTR_NS" -6 maddr show dev "$RTR_WAN" | grep -c 'ff02::1:ff10:' || true; }
 echo "   table: DAD NS for $FILL_N addresses"
 joined=0
 for round in 1 2 3; do
-	ip netns exec "$NS_HOST" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
-		--addresses "$FILL_N" --rate 4000 >"$TMP/fill-$round.log" || die "ns-flood.ts (fill) failed"
+	nsx host "${TS[@]}" scripts/bench/ns-flood.ts --if "$HOST_IF" --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+		--addresses "$FILL_N" --rate 4000 >"$LAB_TMP/fill-$round.log" || die "ns-flood.ts (fill) failed"
 	for _ in $(seq 20); do
 		joined=$(proxy_groups)
 		[ "$joined" -lt "$FILL_N" ] || break 2
@@ -278,7 +211,7 @@ for round in 1 2 3; do
 	done
 	echo "   round $round: $joined of $FILL_N groups joined, sending again"
 done
-[ "$joined" = "$FILL_N" ] || die "mld-proxy joined $joined of $FILL_N groups on eth9; see $TMP/mld.log"
+[ "$joined" = "$FILL_N" ] || die "mld-proxy joined $joined of $FILL_N groups on eth9; see $LAB_TMP/mld.log"
 sleep 1
 FULL_RSS=$(kb "$MLD_PID" VmRSS) FULL_ANON=$(kb "$MLD_PID" RssAnon)
 learned=$(status_json "$SOCK" | jq '.addresses | length')
@@ -296,19 +229,19 @@ t1=$(now_us) c1=$(cpu_ticks "$MLD_PID")
 IDLE_CPU=$(cpu_pct $((c1 - c0)) $((t1 - t0)))
 
 before=$(status_json "$SOCK")
-bg host "$TMP/flood.log" "${TS[@]}" scripts/bench/ns-flood.ts --if h0 --src-mac "$HOST_MAC" --prefix "$PREFIX" \
+bg_in host "$LAB_TMP/flood.log" "${TS[@]}" scripts/bench/ns-flood.ts --if "$HOST_IF" --src-mac "$HOST_MAC" --prefix "$PREFIX" \
 	--addresses "$FILL_N" --random 0.9 --rate "$FLOOD_RATE" --duration $((FLOOD_SECONDS + 1))
-FLOOD_PID=$BG_PID
-wait_until 15 "the flood to start" grep -q '^# sending' "$TMP/flood.log"
+FLOOD_PID=$LAB_BG_PID
+wait_until 15 "the flood to start" grep -q '^# sending' "$LAB_TMP/flood.log"
 sleep 0.5 # the measuring window sits inside the flood
 t0=$(now_us) c0=$(cpu_ticks "$MLD_PID") rss0=$(kb "$MLD_PID" VmRSS)
 sleep "$FLOOD_SECONDS"
 t1=$(now_us) c1=$(cpu_ticks "$MLD_PID") rss1=$(kb "$MLD_PID" VmRSS)
-wait "$FLOOD_PID" || die "ns-flood.ts (flood) failed; see $TMP/flood.log"
-alive "$MLD_PID" || die "mld-proxy died during the flood; see $TMP/mld.out"
+wait "$FLOOD_PID" || die "ns-flood.ts (flood) failed; see $LAB_TMP/flood.log"
+bg_alive "$MLD_PID" || die "mld-proxy died during the flood; see $LAB_TMP/mld.out"
 after=$(status_json "$SOCK")
-FLOOD=$(tail -n 1 "$TMP/flood.log")
-jq -e .rate <<<"$FLOOD" >/dev/null || die "ns-flood.ts printed no summary; see $TMP/flood.log"
+FLOOD=$(tail -n 1 "$LAB_TMP/flood.log")
+jq -e .rate <<<"$FLOOD" >/dev/null || die "ns-flood.ts printed no summary; see $LAB_TMP/flood.log"
 frames=$(($(jq .counters.frames <<<"$after") - $(jq .counters.frames <<<"$before")))
 refused=$(($(jq .counters.refused <<<"$after") - $(jq .counters.refused <<<"$before")))
 got=$(awk -v f="$frames" -v s="$(jq .seconds <<<"$FLOOD")" 'BEGIN { printf "%d", f / s }')
@@ -319,7 +252,7 @@ row "flood: sender's achieved rate vs target" "$(jq .rate <<<"$FLOOD")" "$FLOOD_
 row "flood: frames the daemon counted vs sent" "$got" "$(jq .rate <<<"$FLOOD")" frames/s -
 row "flood: VmRSS at end vs start of the window" "$(mb "$rss1")" "$(mb "$rss0")" MB -
 row "flood: VmRSS growth over ${FLOOD_SECONDS} s" "$(mb $((rss1 - rss0)))" - MB "<5"
-stop_pid "$MLD_PID"
+bg_stop "$MLD_PID"
 
 # -------------------------------------------------------------------- table
 
