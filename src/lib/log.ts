@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { monotonicMs } from './clock';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -155,8 +156,10 @@ function renameIfExists(from: string, to: string) {
 export type RateLimitedLog = (key: string, level: Level, msg: string) => void;
 
 // For warnings that can repeat per packet ("table full"): at most one line per
-// key per interval, and the next line says how many were dropped meanwhile.
-export function rateLimited(logger: Logger, intervalMs: number, now: () => number = Date.now): RateLimitedLog {
+// key per interval, and the next line says how many were dropped meanwhile. The
+// interval is monotonic: on the wall clock, a step back by an hour would silence
+// every warning for that hour.
+export function rateLimited(logger: Logger, intervalMs: number, now: () => number = monotonicMs): RateLimitedLog {
   const seen = new Map<string, { last: number; suppressed: number }>();
   return (key, level, msg) => {
     const t = now();

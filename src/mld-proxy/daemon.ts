@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { writeFileAtomic } from '../lib/atomic-file';
+import { monotonicMs, tickOf, wallTimeOf } from '../lib/clock';
 import { createInterfaceWatcher, type IfaceInfo, type InterfaceWatcher } from '../lib/interfaces';
 import { formatIPv6, parseIPv6, type Cidr } from '../lib/ip';
 import { readLocalIPv6Addresses } from '../lib/local-addresses';
@@ -38,7 +39,10 @@ export interface MldProxyOptions {
 }
 
 export interface MldProxyDeps {
+  /** Wall clock: lastSeen in the state file and the status. */
   now?: () => number;
+  /** Address lifetimes, monotonic; default: now if given, else performance.now. */
+  tick?: () => number;
   /** `ip -j -6 neigh show dev <ifname>` output. */
   readNeighbours?: (ifname: string) => Promise<string>;
   openCapture?: typeof openCapture;
@@ -115,6 +119,10 @@ export function upstreamPrefixes(info: IfaceInfo | undefined): Cidr[] {
 export class MldProxy extends TypedEmitter<MldProxyEvents> {
   private opts: MldProxyOptions;
   private readonly now: () => number;
+  // The table runs on this: on the wall clock a step forward by an hour would expire every
+  // address at the next check and leave all their groups, which is the outage mld-proxy is
+  // there to prevent; a step back would keep departed hosts joined an hour longer.
+  private readonly tick: () => number;
   private readonly readNeighbours: (ifname: string) => Promise<string>;
   private readonly openCaptureFn: typeof openCapture;
   private readonly makeJoiner: (ifname: string) => GroupJoiner;
@@ -136,13 +144,14 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     super();
     this.opts = opts;
     this.now = deps.now ?? Date.now;
+    this.tick = deps.tick ?? deps.now ?? monotonicMs;
     this.readNeighbours = deps.readNeighbours ?? defaultReadNeighbours;
     this.openCaptureFn = deps.openCapture ?? openCapture;
     this.makeJoiner = deps.createGroupJoiner ?? ((ifname) => createGroupJoiner(ifname));
     this.readOwn = deps.readLocalAddresses ?? readLocalIPv6Addresses;
     this.watcher =
       deps.watcher ?? createInterfaceWatcher({ names: [opts.upstream, ...opts.downstream], intervalMs: opts.interfaceIntervalMs ?? 5000 });
-    this.table = new AddressTable({ timeoutMs: opts.timeoutMs, maxAddresses: opts.maxAddresses, now: this.now });
+    this.table = new AddressTable({ timeoutMs: opts.timeoutMs, maxAddresses: opts.maxAddresses, now: this.tick });
     this.filter = createAddressFilter(opts.prefixes);
     this.prefixText = opts.prefixes.map((p) => `${formatIPv6(p.bytes)}/${p.prefixLength}`);
     this.startedAt = this.now();
@@ -230,8 +239,8 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
   private isOwnAddress(address: Uint8Array): boolean {
     const text = formatIPv6(address);
     if (this.table.get(text)) return false; // learned while it was not ours: let it expire
-    const now = this.now();
-    if (now - this.ownReadAt > 1000 || (now < this.ownReadAt)) {
+    const now = this.tick();
+    if (now - this.ownReadAt > 1000 || now < this.ownReadAt) {
       this.ownAddresses = this.readOwn();
       this.ownReadAt = now;
     }
@@ -377,7 +386,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     }
     try {
       const state = decodeStateFile(text);
-      const r = this.table.restore(state.entries);
+      const r = this.table.restore(state.entries.map((e) => ({ ...e, lastSeen: tickOf(e.lastSeen, this.now, this.tick) })));
       this.emit('info', `restored ${r.restored} addresses from ${file} (${r.expired} expired, ${r.refused} over the limit)`);
     } catch (err) {
       this.emit('warning', 'state', `ignoring state file ${file}: ${(err as Error).message}`);
@@ -388,7 +397,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     const file = this.opts.stateFile;
     if (!file) return;
     try {
-      writeFileAtomic(file, encodeStateFile(this.table.snapshot(), this.now()), 0o600);
+      writeFileAtomic(file, encodeStateFile(this.wallSnapshot(), this.now()), 0o600);
     } catch (err) {
       this.emit('warning', 'state', `cannot save state to ${file}: ${(err as Error).message}`);
     }
@@ -403,7 +412,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
     if (next.timeoutMs !== prev.timeoutMs || next.maxAddresses !== prev.maxAddresses) {
       const joined = new Set(this.table.groups().filter((g) => g.joined).map((g) => g.group));
       const old = this.table.snapshot();
-      this.table = new AddressTable({ timeoutMs: next.timeoutMs, maxAddresses: next.maxAddresses, now: this.now });
+      this.table = new AddressTable({ timeoutMs: next.timeoutMs, maxAddresses: next.maxAddresses, now: this.tick });
       this.table.restore(old);
       const kept = new Set(this.table.groups().map((g) => g.group));
       for (const g of joined) {
@@ -448,10 +457,15 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
       prefixes: this.prefixText,
       timeoutMs: this.opts.timeoutMs,
       maxAddresses: this.opts.maxAddresses,
-      addresses: this.table.snapshot(),
+      addresses: this.wallSnapshot(),
       counters: this.counters,
       startedAt: this.startedAt,
     };
+  }
+
+  /** The table with lastSeen as wall time, for the state file and the status. */
+  private wallSnapshot(): AddressEntry[] {
+    return this.table.snapshot().map((e) => ({ ...e, lastSeen: wallTimeOf(e.lastSeen, this.now, this.tick) }));
   }
 
   /** Stops learning, saves state and leaves every group (the kernel sends MLD Done). */

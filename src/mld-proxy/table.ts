@@ -4,6 +4,7 @@
 // reports the 0->1 transition (join on the WAN) and the 1->0 one (leave), and the caller
 // does the socket work. The clock is injected, so nothing here reads the time on its own.
 
+import { monotonicMs } from '../lib/clock';
 import { formatIPv6, parseIPv6 } from '../lib/ip';
 import { solicitedNodeGroup } from './solicited-node';
 
@@ -16,7 +17,7 @@ export interface AddressEntry {
   group: string;
   /** Downstream interface it was last seen on. */
   interface: string;
-  /** ms since the epoch (the clock the table was given). */
+  /** ms on the clock the table was given (the daemon converts to wall time for files and status). */
   lastSeen: number;
   /** The caller has reported the group joined on the WAN (setJoined). */
   joined: boolean;
@@ -63,7 +64,7 @@ export interface AddressTableOptions {
   timeoutMs?: number;
   /** Bound on addresses; default 4096. */
   maxAddresses?: number;
-  /** Clock (ms since the epoch); default Date.now. */
+  /** Clock in ms; default monotonic (src/lib/clock.ts: a lifetime must not jump with the wall clock). */
   now?: () => number;
 }
 
@@ -86,7 +87,7 @@ export class AddressTable {
   constructor(options: AddressTableOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxAddresses = options.maxAddresses ?? DEFAULT_MAX_ADDRESSES;
-    this.clock = options.now ?? Date.now;
+    this.clock = options.now ?? monotonicMs;
     if (!(this.timeoutMs > 0) || !Number.isFinite(this.timeoutMs)) throw new Error(`timeoutMs must be a positive number, got ${this.timeoutMs}`);
     if (!Number.isInteger(this.maxAddresses) || this.maxAddresses < 1) throw new Error(`maxAddresses must be a positive integer, got ${this.maxAddresses}`);
   }

@@ -11,6 +11,7 @@
 //   every frame   -> names its sender and recipient (relay-addresses.ts): one sent to us by that peer, or refused
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
+import { monotonicMs } from '../lib/clock';
 import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
 import type { DaemonLogEvents } from '../lib/log';
 import { DEFAULT_MAX_PENDING_PER_HOST, type SsdpProxyConfig } from './config';
@@ -32,7 +33,10 @@ export type SsdpProxyOptions = Pick<SsdpProxyConfig, 'lans' | 'peers' | 'key' | 
   Partial<Pick<SsdpProxyConfig, 'filters' | 'maxPendingPerHost'>>;
 
 export interface SsdpProxyDeps {
+  /** Wall clock: frame timestamps and the replay window, which peers must agree on. */
   now?: () => number;
+  /** Search deadlines (MX + 1 s), monotonic; default: now if given, else performance.now. */
+  tick?: () => number;
   createSocket?: CreateSocket;
   readInterfaces?: InterfaceWatcherOptions['read'];
   watchIntervalMs?: number;
@@ -101,11 +105,14 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.startedAt = this.now();
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     const max = opts.maxPending;
-    this.pending = new PendingSearchTable({ max, maxPerSource: opts.maxPendingPerHost ?? DEFAULT_MAX_PENDING_PER_HOST, now: this.now });
-    this.remote = new PendingSearchTable<RemoteSearch>({ max, now: this.now, onExpire: (e) => this.closeSearchSocket(e.data.socket) });
-    this.hubRoutes = new PendingSearchTable<HubRoute>({ max, now: this.now });
+    // Deadlines on the wall clock would, after a step back by an hour, keep every search
+    // pending for that hour: the table fills and refuses all new ones.
+    const tick = deps.tick ?? deps.now ?? monotonicMs;
+    this.pending = new PendingSearchTable({ max, maxPerSource: opts.maxPendingPerHost ?? DEFAULT_MAX_PENDING_PER_HOST, now: tick });
+    this.remote = new PendingSearchTable<RemoteSearch>({ max, now: tick, onExpire: (e) => this.closeSearchSocket(e.data.socket) });
+    this.hubRoutes = new PendingSearchTable<HubRoute>({ max, now: tick });
     this.replay = new ReplayGuard(REPLAY_WINDOW_MS, 65536, this.now);
-    this.relayAddresses = new RelayAddresses(deps.localAddressFor ?? kernelSourceAddress, this.now);
+    this.relayAddresses = new RelayAddresses(deps.localAddressFor ?? kernelSourceAddress, tick);
     this.watchIntervalMs = deps.watchIntervalMs ?? 5000;
     for (const p of opts.peers) this.peers.set(p, newPeerCounters());
     this.lanSide = new LanSide(opts.lans, this.createSocket, (s, address, port, what) => this.bind(s, address, port, what));

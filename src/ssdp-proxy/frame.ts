@@ -176,6 +176,9 @@ export type ReplayVerdict = 'ok' | 'stale' | 'replay';
 /**
  * A frame is accepted once, and only while its timestamp is within `windowMs`
  * of our clock: an old captured frame is stale, a fresh one sent twice is a replay.
+ * Both run on the wall clock, on purpose: the timestamp is the sender's wall time,
+ * and an id needs remembering exactly while a frame carrying it could still pass
+ * as fresh, which is a statement about wall time too.
  */
 export class ReplayGuard {
   private readonly ids: MessageIdCache;

@@ -8,6 +8,8 @@
 // that floods searches of distinct STs fills its own share, not the table, and
 // every other host's searches still go out.
 
+import { monotonicMs } from '../lib/clock';
+
 export interface PendingSearch<T = undefined> {
   id: string;
   clientAddress: string;
@@ -23,6 +25,7 @@ export interface PendingSearchTableOptions<T> {
   max: number;
   /** Entries one client address may hold at once; unlimited when not given. */
   maxPerSource?: number;
+  /** A monotonic clock (src/lib/clock.ts). */
   now?: () => number;
   /** Called once for every entry that expires, wherever the expiry happens (a socket to close). */
   onExpire?: (e: PendingSearch<T>) => void;
@@ -43,7 +46,7 @@ export class PendingSearchTable<T = undefined> {
   constructor(opts: PendingSearchTableOptions<T>) {
     this.max = opts.max;
     this.maxPerSource = opts.maxPerSource ?? Infinity;
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? monotonicMs;
     this.onExpire = opts.onExpire;
   }
 

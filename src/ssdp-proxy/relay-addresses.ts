@@ -5,6 +5,7 @@
 // connect() does that route lookup and sends nothing; without a route (the VPN
 // is not up yet) there is no address, and nothing can be sent to that peer.
 import dgram from 'node:dgram';
+import { monotonicMs } from '../lib/clock';
 import { formatIPv4, formatIPv6, isIPv4, parseIPv4, parseIPv6 } from '../lib/ip';
 
 export type LocalAddressFor = (peer: string) => Promise<string | undefined>;
@@ -52,7 +53,8 @@ export class RelayAddresses {
 
   constructor(
     private readonly lookup: LocalAddressFor,
-    private readonly now: () => number = Date.now,
+    /** Monotonic: on the wall clock a step back would hold refreshSoon off for that long. */
+    private readonly now: () => number = monotonicMs,
   ) {}
 
   /** Our address toward `peer`, if the last lookup found a route. */

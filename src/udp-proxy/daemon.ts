@@ -3,12 +3,16 @@
 // keeps its sockets and sessions; the others are closed and opened anew.
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
+import { monotonicMs, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
 import { defaultRuleName, ruleKey, type RuleOptions } from './config';
 import { ProxyRule, type CreateSocket, type RuleStatus } from './rule';
 
 export interface UdpProxyDeps {
-  now?: () => number;
+  /** Wall clock: times in the status. */
+  now?: Clock;
+  /** Idle timeouts (monotonic; default: now if given, else performance.now). */
+  tick?: Clock;
   createSocket?: CreateSocket;
   /** How often idle sessions are looked for (1 s). */
   sweepIntervalMs?: number;
@@ -33,7 +37,8 @@ function literalLookup(address: string, family: unknown, callback: (err: Error |
 
 export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
   private rules: { key: string; rule: ProxyRule }[] = [];
-  private readonly now: () => number;
+  private readonly now: Clock;
+  private readonly tick: Clock;
   private readonly createSocket: CreateSocket;
   private readonly sweepIntervalMs: number;
   private readonly retryIntervalMs: number;
@@ -47,6 +52,7 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
   ) {
     super();
     this.now = deps.now ?? Date.now;
+    this.tick = deps.tick ?? deps.now ?? monotonicMs;
     this.createSocket = deps.createSocket ?? ((o) => dgram.createSocket({ ...o, lookup: literalLookup }));
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     this.retryIntervalMs = deps.retryIntervalMs ?? 5000;
@@ -57,6 +63,7 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
     return new ProxyRule(opts, {
       createSocket: this.createSocket,
       now: this.now,
+      tick: this.tick,
       warning: (key, msg) => this.emit('warning', key, msg),
       debug: (msg) => this.emit('debug', msg),
     });

@@ -16,6 +16,7 @@
 // Per packet: a map lookup, a few counters, one send. No log line, no closure,
 // no string built (dgram itself allocates the Buffer and rinfo).
 import type dgram from 'node:dgram';
+import { wallTimeOf } from '../lib/clock';
 import { cidrContains, formatCidr, parseIPv4, parseIPv6 } from '../lib/ip';
 import { createReplyMatcher, type ReplyMatcher } from './alias';
 import type { RuleOptions } from './config';
@@ -91,7 +92,10 @@ export interface RuleStatus {
 
 export interface RuleDeps {
   createSocket: CreateSocket;
+  /** Wall clock, for the status. */
   now: () => number;
+  /** Monotonic clock: idle timeouts survive a step of the wall clock. */
+  tick: () => number;
   warning: (key: string, message: string) => void;
   debug: (message: string) => void;
 }
@@ -130,7 +134,7 @@ export class ProxyRule {
   constructor(opts: RuleOptions, deps: RuleDeps) {
     this.opts = opts;
     this.deps = deps;
-    this.table = new SessionTable<Session>({ idleTimeoutMs: opts.idleTimeoutMs, maxSessions: opts.maxSessions, now: deps.now });
+    this.table = new SessionTable<Session>({ idleTimeoutMs: opts.idleTimeoutMs, maxSessions: opts.maxSessions, now: deps.tick });
     this.match = createReplyMatcher(opts.upstream, opts.aliases);
     this.replies = new Array(opts.aliases.length + 1).fill(0);
     this.upAddress = opts.upstream.address;
@@ -351,7 +355,7 @@ export class ProxyRule {
       sessions: this.table.entries().map((e) => ({
         client: formatEndpoint({ family: e.address.includes(':') ? 6 : 4, address: e.address, port: e.port }),
         localPort: e.value.localPort,
-        lastSeen: e.lastSeen,
+        lastSeen: wallTimeOf(e.lastSeen, this.deps.now, this.deps.tick),
         openedAt: e.value.openedAt,
         toUpstream: e.value.toUpstream,
         toClient: e.value.toClient,

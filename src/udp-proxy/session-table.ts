@@ -4,6 +4,8 @@
 // nothing: the map is nested (address -> port -> entry) rather than keyed by a
 // concatenated string built per packet.
 
+import { monotonicMs } from '../lib/clock';
+
 export interface SessionEntry<T> {
   readonly address: string;
   readonly port: number;
@@ -17,6 +19,7 @@ export interface SessionEntry<T> {
 export interface SessionTableOptions {
   idleTimeoutMs: number;
   maxSessions: number;
+  /** A monotonic clock (src/lib/clock.ts): an idle timeout must not jump with the wall clock. */
   now?: () => number;
 }
 
@@ -32,7 +35,7 @@ export class SessionTable<T> {
   constructor(opts: SessionTableOptions) {
     this.idleTimeoutMs = opts.idleTimeoutMs;
     this.maxSessions = opts.maxSessions;
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? monotonicMs;
   }
 
   get size(): number {
@@ -85,8 +88,8 @@ export class SessionTable<T> {
   expire(): SessionEntry<T>[] {
     const out: SessionEntry<T>[] = [];
     const now = this.now();
-    // A clock stepped backwards makes lastSeen lie in the future: such a session
-    // counts as just used, which is what the user would expect.
+    // On a monotonic clock lastSeen never lies in the future; should an injected
+    // clock go back, such a session counts as just used.
     while (this.oldest && now - this.oldest.lastSeen >= this.idleTimeoutMs) {
       const e = this.oldest;
       this.delete(e);

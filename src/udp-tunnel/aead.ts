@@ -123,6 +123,7 @@ export class Opener {
 
   constructor(private readonly dataKey: Buffer) {}
 
+  /** `now` is a monotonic clock (ms): it times the stale-session rule, which a wall-clock step must not void. */
   open(msg: Buffer, now = 0): OpenResult {
     if (msg.length < OVERHEAD || (msg[0] !== TYPE_DATA && msg[0] !== TYPE_KEEPALIVE)) return { ok: false, reason: 'malformed' };
     const session = msg.subarray(1, 17);

@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { ConfigError } from '../lib/config';
+import { monotonicMs, wallTimeOf, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
 import { Opener, Sealer, TYPE_KEEPALIVE, TYPE_DATA } from './aead';
 import { AuthError, isSigned, NonceCache, signMessage, verifyMessage } from './control-auth';
@@ -27,7 +28,10 @@ export interface UdpTunnelOptions {
 }
 
 export interface UdpTunnelDeps {
-  now?: () => number;
+  /** Wall clock: control message timestamps (the sender's wall time) and the status. */
+  now?: Clock;
+  /** Monotonic: silence and stale-session timeouts; default: now if given, else performance.now. */
+  tick?: Clock;
   createSocket?: () => dgram.Socket;
   devices?: DeviceOps;
   /** Restored at start. */
@@ -82,6 +86,8 @@ export interface UdpTunnelStatus {
 
 export type ControlReply = { ok: true; message?: string; status?: UdpTunnelStatus } | { ok: false; error: string };
 
+// addedAt and lastRx are monotonic ticks: "silent" and the stale-session rule are
+// timeouts, which a step of the wall clock must not fire or freeze.
 interface Tunnel {
   spec: TunnelSpec;
   fd: number;
@@ -101,7 +107,8 @@ function isLoopback(address: string): boolean {
 }
 
 export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
-  private readonly now: () => number;
+  private readonly now: Clock;
+  private readonly tick: Clock;
   private readonly devices: DeviceOps;
   private readonly createSocket: () => dgram.Socket;
   private readonly save: (tunnels: TunnelSpec[]) => void;
@@ -127,6 +134,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
   ) {
     super();
     this.now = deps.now ?? Date.now;
+    this.tick = deps.tick ?? deps.now ?? monotonicMs;
     this.devices = deps.devices ?? linuxDevices;
     this.createSocket = deps.createSocket ?? (() => dgram.createSocket({ type: 'udp4', lookup: literalLookup }));
     this.save = deps.saveTunnels ?? (() => {});
@@ -267,7 +275,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       fd,
       watch: { close() {} },
       opener: this.opts.keys ? new Opener(this.opts.keys.data) : undefined,
-      addedAt: this.now(),
+      addedAt: this.tick(),
       rxPackets: 0,
       rxBytes: 0,
       txPackets: 0,
@@ -347,18 +355,18 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     }
     let payload = msg;
     if (t.opener) {
-      const r = t.opener.open(msg, this.now());
+      const r = t.opener.open(msg, this.tick());
       if (!r.ok) {
         if (r.reason === 'forged') t.drops.forged++;
         else if (r.reason === 'malformed') t.drops.malformed++;
         else t.drops.replayed++;
         return;
       }
-      t.lastRx = this.now();
+      t.lastRx = this.tick();
       if (r.type === TYPE_KEEPALIVE) return;
       payload = r.payload;
     } else if (msg.length === 0) {
-      t.lastRx = this.now(); // a keyless keepalive
+      t.lastRx = this.tick(); // a keyless keepalive
       return;
     }
     const version = payload.length ? payload[0] >> 4 : 0;
@@ -366,7 +374,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       t.drops.malformed++;
       return;
     }
-    t.lastRx = this.now();
+    t.lastRx = this.tick();
     t.rxPackets++;
     t.rxBytes += payload.length;
     try {
@@ -386,6 +394,8 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
 
   status(): UdpTunnelStatus {
     const now = this.now();
+    const tick = this.tick();
+    const wall = (t: number) => wallTimeOf(t, () => now, () => tick);
     const ka = this.opts.keepaliveMs;
     return {
       startedAt: this.startedAt,
@@ -397,13 +407,13 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       ...this.counters,
       tunnels: [...this.tunnels.values()].map((t) => ({
         ...t.spec,
-        addedAt: t.addedAt,
+        addedAt: wall(t.addedAt),
         rxPackets: t.rxPackets,
         rxBytes: t.rxBytes,
         txPackets: t.txPackets,
         txBytes: t.txBytes,
-        lastRx: t.lastRx,
-        silent: ka > 0 && now - (t.lastRx ?? t.addedAt) > SILENT_AFTER_KEEPALIVES * ka,
+        lastRx: t.lastRx === null ? null : wall(t.lastRx),
+        silent: ka > 0 && tick - (t.lastRx ?? t.addedAt) > SILENT_AFTER_KEEPALIVES * ka,
         drops: { ...t.drops },
       })),
     };
