@@ -17,9 +17,11 @@
 //   type (browsing), its instances and subtypes, the host names their SRV
 //   records point to, and the service enumeration (RFC 6763 s9) as far as it
 //   names those services.
-// - Records for names in use on our own LANs are withheld from the LANs
-//   (`localNames`, given for what comes from peers): a relayed announcement of
-//   the other site's "printer.local" would otherwise be a conflict here.
+// - Records for names in use on our own LANs are withheld from the responses
+//   peers send (`localNames`): a relayed announcement of the other site's
+//   "printer.local" would otherwise be a conflict here (RFC 6762 s9). The known
+//   answers of a query are no claim, and stay: they are often our own records,
+//   cached at the other site.
 import { parseIPv4, parseIPv6 } from '../lib/ip';
 import { isResponse, nameKey, nameOf, opcode, rcode, TYPE, type DnsMessage, type DnsRecord, type Name } from './dns';
 
@@ -128,10 +130,11 @@ export function filterForRelay(m: DnsMessage, ctx: MdnsFilterContext): MdnsVerdi
   // Which names announce addresses, before and after the link-local ones go.
   const hadAddress = new Set<string>();
   const keptAddress = new Set<string>();
+  const claims = isResponse(m) && ctx.localNames;
   const judge = (r: DnsRecord): boolean => {
     const key = nameKey(r.name);
     if (r.data.kind === 'address') hadAddress.add(key);
-    if (ctx.localNames?.has(key)) return remove('conflict'), false;
+    if (claims && claims.has(key)) return remove('conflict'), false;
     if (!recordAllowed(r, ctx)) return remove('filtered'), false;
     if (isLinkLocal(r)) return remove('link-local'), false;
     if (r.data.kind === 'address') keptAddress.add(key);

@@ -116,10 +116,9 @@ test('records for names in use on our LANs are withheld from what peers send', (
     assert.equal(v.removed, { conflict: 1 });
   }
   assert.equal(filterForRelay(response([A('samehost.local', '192.168.1.10')]), ctx([], n, true)), { relay: false, reason: 'conflict' });
-  // known answers in a query for our names are withheld too
-  const q = filterForRelay(query([['samehost.local', TYPE.A]], [A('samehost.local', '192.168.1.10')]), ctx([], n, true));
-  assert.ok(q.relay);
-  if (q.relay) assert.is(q.message.answers.length, 0);
+  // the known answers of a query claim nothing: often they are our own records, cached there
+  const q = filterForRelay(query([['samehost.local', TYPE.A]], [A('samehost.local', '192.168.2.10')]), ctx([], n, true));
+  assert.ok(q.relay && !q.changed);
   // a goodbye gives the name up
   n.learnFromLan(response([{ ...A('samehost.local', '192.168.2.10'), ttl: 0 }]), '192.168.2.10');
   assert.ok(filterForRelay(theirs, ctx([], n, true)).relay && !n.local.has(nameKey(nameOf('samehost.local'))));
