@@ -32,6 +32,10 @@ Options:
   --port N                  relay UDP port, the same at every site (${DEFAULT_PORT})
   --max-pending N           bound on searches waiting for replies (${DEFAULT_MAX_PENDING})
   --max-pending-per-host N  of which one LAN host may have (${DEFAULT_MAX_PENDING_PER_HOST})
+  --mdns                    relay mDNS too (Bonjour, AirPlay, Chromecast: 224.0.0.251
+                            and ff02::fb port 5353), over the same peers and key
+  --mdns-service TYPE       relay only this service type (_airplay._tcp), and the
+                            hosts its services point to; repeatable; implies --mdns
   --config FILE             JSON config (lans, peers, keyFile, hub, port, ...); SIGHUP
                             reloads it, pending searches stay
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
@@ -43,10 +47,10 @@ Options:
 `;
 
 const SPEC = {
-  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
-  boolean: ['help', 'version', 'json', 'hub'],
+  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket', 'mdns-service'],
+  boolean: ['help', 'version', 'json', 'hub', 'mdns'],
   integer: ['port', 'max-pending', 'max-pending-per-host'],
-  repeatable: ['lan', 'peer'],
+  repeatable: ['lan', 'peer', 'mdns-service'],
   alias: { h: 'help', v: 'version' },
 };
 
@@ -63,6 +67,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
     port: args.port,
     maxPending: args['max-pending'],
     maxPendingPerHost: args['max-pending-per-host'],
+    mdns: args.mdns || args['mdns-service'].length ? { services: args['mdns-service'] } : undefined,
     log: args.log,
     logLevel: args['log-level'],
     pidFile: args['pid-file'],
@@ -70,7 +75,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
   };
 }
 
-const flagMessage = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', logLevel: '--log-level' });
+const flagMessage = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', mdns: '--mdns-service', logLevel: '--log-level' });
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
@@ -85,7 +90,7 @@ async function main(): Promise<number | void> {
     config: load(),
     load,
     starting: (c) =>
-      `${NAME} ${VERSION} starting: ${c.hub ? 'hub, ' : ''}LANs ${c.lans.join(', ') || 'none'}; ${c.peers.length} peer${c.peers.length === 1 ? '' : 's'}`,
+      `${NAME} ${VERSION} starting: ${c.hub ? 'hub, ' : ''}LANs ${c.lans.join(', ') || 'none'}; ${c.peers.length} peer${c.peers.length === 1 ? '' : 's'}${c.mdns ? '; mDNS too' : ''}`,
     create: (c, log, warnOnce) => {
       const proxy = createSsdpProxy(c);
       logDaemonEvents(proxy, log, warnOnce);

@@ -7,6 +7,14 @@ import { array, bool, ConfigError, int, interfaceName, loadJsonFile, object, one
 import { ipv4, ipv6 } from '../lib/ip';
 import type { Level } from '../lib/log';
 import type { FilterRule } from './filter';
+import { parseServiceType } from './mdns-filter';
+
+export interface MdnsConfig {
+  /** Service types relayed ("_airplay._tcp"); empty: all. */
+  services: string[];
+  /** mDNS packets a second taken from each LAN and from each peer (bursts of twice that). */
+  rate: number;
+}
 
 export interface SsdpProxyConfig {
   lans: string[];
@@ -18,6 +26,8 @@ export interface SsdpProxyConfig {
   maxPending: number;
   /** Searches one LAN host may have waiting at once, so one host cannot fill the table. */
   maxPendingPerHost: number;
+  /** mDNS relayed too (issue 14); undefined: off. */
+  mdns?: MdnsConfig;
   /** outbound: from our LANs to the peers; inbound: from the peers to our LANs. */
   filters: { outbound?: FilterRule; inbound?: FilterRule };
   log?: string;
@@ -35,9 +45,15 @@ export const DEFAULT_MAX_PENDING = 1024;
  * 16 flooding hosts from filling the default table.
  */
 export const DEFAULT_MAX_PENDING_PER_HOST = 64;
+/**
+ * A household's mDNS is a few packets a second, with bursts of a few dozen when a
+ * device starts or a browser opens; 100 a second per LAN and per peer carries
+ * that with room, and bounds what a flood costs the relay and the VPN.
+ */
+export const DEFAULT_MDNS_RATE = 100;
 const MIN_KEY_BYTES = 16;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'maxPendingPerHost', 'filters', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'maxPendingPerHost', 'mdns', 'filters', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
 
 /** The shared key: the file's contents, surrounding whitespace removed (so `openssl rand -hex 32 > FILE` works). */
 export function readKeyFile(path: string, field: string): Buffer {
@@ -83,6 +99,29 @@ function filters(v: unknown, field: string): SsdpProxyConfig['filters'] {
   };
 }
 
+function serviceType(v: unknown, field: string): string {
+  const text = str(v, field, { max: 64 });
+  try {
+    parseServiceType(text);
+  } catch (err) {
+    throw new ConfigError(field, (err as Error).message);
+  }
+  return text;
+}
+
+/** `"mdns": true`, or `{ "services": ["_airplay._tcp"], "rate": 100 }`; false or absent: off. */
+function mdnsConfig(v: unknown, field: string): MdnsConfig | undefined {
+  if (v === true) return { services: [], rate: DEFAULT_MDNS_RATE };
+  if (v === false) return undefined;
+  const o = object(v, field);
+  rejectUnknownKeys(o, field, ['services', 'rate']);
+  const services = array(o.services ?? [], `${field}.services`, serviceType, { max: 64 });
+  services.forEach((s, i) => {
+    if (services.findIndex((t) => t.toLowerCase() === s.toLowerCase()) !== i) throw new ConfigError(`${field}.services[${i}]`, `"${s}" is named twice`);
+  });
+  return { services, rate: optional(o.rate, `${field}.rate`, (x, f) => int(x, f, { min: 1, max: 10000 }), DEFAULT_MDNS_RATE) };
+}
+
 export function parseSsdpProxyConfig(raw: unknown, field = 'config', readKey = readKeyFile): SsdpProxyConfig {
   const o = object(raw, field);
   rejectUnknownKeys(o, field, TOP_KEYS);
@@ -107,6 +146,7 @@ export function parseSsdpProxyConfig(raw: unknown, field = 'config', readKey = r
     hub,
     port: optional(o.port, 'port', port, DEFAULT_PORT),
     filters: optional(o.filters, 'filters', filters, {}),
+    mdns: optional(o.mdns, 'mdns', mdnsConfig, undefined),
     maxPending: optional(o.maxPending, 'maxPending', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING),
     maxPendingPerHost: optional(o.maxPendingPerHost, 'maxPendingPerHost', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING_PER_HOST),
     log: optional(o.log, 'log', str, undefined),

@@ -23,6 +23,39 @@ export interface PeerCounters {
   drops: Record<string, number>;
 }
 
+/** mDNS on one LAN: what we took from it for the peers, what we multicast on it from them. */
+export interface MdnsLanCounters {
+  queries: number;
+  responses: number;
+  queriesMulticast: number;
+  responsesMulticast: number;
+  /** Packets not relayed, and records removed from relayed ones, by reason. */
+  drops: Record<string, number>;
+}
+
+/** mDNS with one peer: frames each way; packets dropped and records removed, by reason. */
+export interface MdnsPeerCounters {
+  queriesSent: number;
+  queriesReceived: number;
+  responsesSent: number;
+  responsesReceived: number;
+  drops: Record<string, number>;
+}
+
+export interface MdnsStatus {
+  services: string[];
+  rate: number;
+  /** The LAN sockets are bound (port 5353 shared). */
+  listening: boolean;
+  /** Names in use on our LANs; hosts that relayed services point to. */
+  localNames: number;
+  hosts: number;
+  lans: ({ name: string } & MdnsLanCounters)[];
+  peers: ({ address: string } & MdnsPeerCounters)[];
+  /** Drops charged to no LAN or peer. */
+  drops: Record<string, number>;
+}
+
 export interface SsdpProxyStatus {
   startedAt: number;
   now: number;
@@ -36,6 +69,8 @@ export interface SsdpProxyStatus {
   peers: ({ address: string } & PeerCounters)[];
   /** Drops not charged to a configured peer or LAN. */
   drops: Record<string, number>;
+  /** Present when mDNS is relayed. */
+  mdns?: MdnsStatus;
 }
 
 export const newLanCounters = (): LanCounters => ({
@@ -60,3 +95,7 @@ export const newPeerCounters = (): PeerCounters => ({
 });
 
 export const bump = (drops: Record<string, number>, reason: string): void => void (drops[reason] = (drops[reason] ?? 0) + 1);
+
+export const newMdnsLanCounters = (): MdnsLanCounters => ({ queries: 0, responses: 0, queriesMulticast: 0, responsesMulticast: 0, drops: {} });
+
+export const newMdnsPeerCounters = (): MdnsPeerCounters => ({ queriesSent: 0, queriesReceived: 0, responsesSent: 0, responsesReceived: 0, drops: {} });

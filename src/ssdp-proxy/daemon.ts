@@ -9,6 +9,7 @@
 //   hub           -> forwards searches, replies and notifies between spokes (hop limit, id cache)
 //   IPv6          -> the same on ff02::c; the HOST header says which group a relayed message is for
 //   every frame   -> names its sender and recipient (relay-addresses.ts): one sent to us by that peer, or refused
+//   --mdns        -> mDNS too, over the same link (mdns-relay.ts: its LAN side, filter and counters)
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { monotonicMs } from '../lib/clock';
@@ -19,6 +20,7 @@ import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from '
 import { compileFilter, type Filter } from './filter';
 import { decodeFrame, encodeFrame, FrameError, newMessageId, ReplayGuard, type Frame, type FrameType } from './frame';
 import { LanSide, quietly, SSDP_PORT, type CreateSocket, type Lan } from './lans';
+import { MdnsRelay } from './mdns-relay';
 import { header, parseSsdp, searchWaitSeconds, SsdpParseError, type SsdpMessage } from './message';
 import { PendingSearchTable } from './pending';
 import { kernelSourceAddress, RelayAddresses, type LocalAddressFor } from './relay-addresses';
@@ -28,9 +30,11 @@ export type { SsdpProxyStatus } from './counters';
 /** A frame passes at most this many proxies after the one it entered at (spoke -> hub -> spoke). */
 export const MAX_HOPS = 2;
 export const REPLAY_WINDOW_MS = 30_000;
+/** The request id of a frame that answers no search. */
+const NO_REQUEST = '0000000000000000';
 
 export type SsdpProxyOptions = Pick<SsdpProxyConfig, 'lans' | 'peers' | 'key' | 'hub' | 'port' | 'maxPending'> &
-  Partial<Pick<SsdpProxyConfig, 'filters' | 'maxPendingPerHost'>>;
+  Partial<Pick<SsdpProxyConfig, 'filters' | 'maxPendingPerHost' | 'mdns'>>;
 
 export interface SsdpProxyDeps {
   /** Wall clock: frame timestamps and the replay window, which peers must agree on. */
@@ -70,6 +74,8 @@ function isIPv6Message(m: SsdpMessage): boolean {
 export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private opts: SsdpProxyOptions;
   private readonly now: () => number;
+  /** The monotonic clock of every timeout (src/lib/clock.ts). */
+  private readonly tick: () => number;
   private readonly createSocket: CreateSocket;
   private readonly startedAt: number;
   private readonly lanSide: LanSide;
@@ -92,6 +98,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private sweepTimer?: NodeJS.Timeout;
   private readonly sweepIntervalMs: number;
   private closed = false;
+  private mdns?: MdnsRelay;
   private outbound: Filter = () => true;
   private inbound: Filter = () => true;
 
@@ -100,14 +107,15 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.opts = opts;
     this.setFilters(opts);
     this.now = deps.now ?? Date.now;
+    // reusePort as well as reuseAddr: a responder on the router may have bound port 5353 with either.
     this.createSocket =
-      deps.createSocket ?? ((type) => dgram.createSocket({ type, reuseAddr: true, ipv6Only: type === 'udp6', lookup: literalLookup }));
+      deps.createSocket ?? ((type) => dgram.createSocket({ type, reuseAddr: true, reusePort: true, ipv6Only: type === 'udp6', lookup: literalLookup }));
     this.startedAt = this.now();
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     const max = opts.maxPending;
     // Deadlines on the wall clock would, after a step back by an hour, keep every search
     // pending for that hour: the table fills and refuses all new ones.
-    const tick = deps.tick ?? deps.now ?? monotonicMs;
+    const tick = (this.tick = deps.tick ?? deps.now ?? monotonicMs);
     this.pending = new PendingSearchTable({ max, maxPerSource: opts.maxPendingPerHost ?? DEFAULT_MAX_PENDING_PER_HOST, now: tick });
     this.remote = new PendingSearchTable<RemoteSearch>({ max, now: tick, onExpire: (e) => this.closeSearchSocket(e.data.socket) });
     this.hubRoutes = new PendingSearchTable<HubRoute>({ max, now: tick });
@@ -120,9 +128,26 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.lanSide.on('info', (m) => this.emit('info', m));
     this.lanSide.on('warning', (k, m) => this.emit('warning', k, m));
     this.watcher = createInterfaceWatcher({ names: opts.lans, intervalMs: this.watchIntervalMs, read: deps.readInterfaces });
-    this.watcher.on('appeared', (info) => this.lanSide.up(info));
-    this.watcher.on('changed', (info, prev) => this.lanSide.up(info, prev));
-    this.watcher.on('vanished', (name) => this.lanSide.down(name));
+    this.watcher.on('appeared', (info) => (this.lanSide.up(info), this.mdns?.up(info)));
+    this.watcher.on('changed', (info, prev) => (this.lanSide.up(info, prev), this.mdns?.up(info, prev)));
+    this.watcher.on('vanished', (name) => (this.lanSide.down(name), this.mdns?.down(name)));
+    if (opts.mdns) this.mdns = this.newMdns(opts);
+  }
+
+  private newMdns(o: SsdpProxyOptions): MdnsRelay {
+    const relay = new MdnsRelay(
+      { ...o.mdns!, lans: o.lans, peers: o.peers },
+      {
+        createSocket: this.createSocket,
+        bind: (s, address, port, what) => this.bind(s, address, port, what),
+        now: this.tick,
+        toPeers: (payload, ipv6, origin, response) => this.mdnsToPeers(payload, ipv6, origin, response),
+      },
+    );
+    relay.on('info', (m) => this.emit('info', m));
+    relay.on('debug', (m) => this.emit('debug', m));
+    relay.on('warning', (k, m) => this.emit('warning', k, m));
+    return relay;
     this.watcher.on('warning', (err) => this.emit('warning', 'interfaces', `reading interfaces: ${err.message}`));
   }
 
@@ -155,6 +180,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
           this.emit('warning', 'ipv6', `no IPv6 SSDP: ${err.message}`);
           return undefined;
         });
+        await this.mdns?.listen();
       }
       await this.openRelay();
       await this.refreshRelayAddresses();
@@ -166,7 +192,10 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs);
     this.sweepTimer.unref();
     // Routes to the peers come and go with the VPN; our address toward each follows them.
-    this.relayTimer = setInterval(() => void this.refreshRelayAddresses(), this.watchIntervalMs);
+    this.relayTimer = setInterval(() => {
+      void this.refreshRelayAddresses();
+      void this.mdns?.listen(); // if port 5353 could not be shared at start
+    }, this.watchIntervalMs);
     this.relayTimer.unref();
   }
 
@@ -261,27 +290,36 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     const id = newMessageId();
     this.replay.check({ id, timestamp: this.now() }); // a copy coming back through a hub is then a duplicate
     this.emit('debug', `notify ${id} on ${lan.name}: ${header(m, 'NTS') ?? ''} ${header(m, 'NT') ?? ''}`);
-    this.sendToPeers('notify', id, '0000000000000000', 0, this.lanSide.origin(lan), msg);
+    this.sendToPeers('notify', id, NO_REQUEST, 0, this.lanSide.origin(lan), msg);
   }
 
   /** Sends a frame to one peer, from our relay address toward it. */
-  private sendFrame(peer: string, f: Omit<Frame, 'sender' | 'recipient'>): void {
+  private sendFrame(peer: string, f: Omit<Frame, 'sender' | 'recipient'>): boolean {
     const c = this.peers.get(peer);
     const socket = peer.includes(':') ? this.relay.udp6 : this.relay.udp4;
-    if (!socket || !c) return;
+    if (!socket || !c) return false;
     const sender = this.relayAddresses.get(peer);
-    if (!sender) return bump(c.drops, 'no-route');
+    if (!sender) return bump(c.drops, 'no-route'), false;
     socket.send(encodeFrame({ ...f, sender, recipient: peer }, this.opts.key), this.opts.port, peer, (err) => {
       if (err) this.emit('warning', `peer-${peer}`, `sending to peer ${peer}: ${err.message}`);
     });
     if (f.type === 'search') c.searchesSent++;
     else if (f.type === 'reply') c.repliesSent++;
-    else c.notifiesSent++;
+    else if (f.type === 'notify') c.notifiesSent++;
+    return true;
   }
 
-  private sendToPeers(type: FrameType, id: string, requestId: string, hops: number, origin: string, payload: Buffer, except: string[] = []): void {
-    const f = { type, hops, timestamp: this.now(), id, requestId, origin, payload };
-    for (const peer of this.peers.keys()) if (!except.includes(peer)) this.sendFrame(peer, f);
+  /** Sends to every peer but `except`; the peers it went to. */
+  private sendToPeers(type: FrameType, id: string, requestId: string, hops: number, origin: string, payload: Buffer, except: string[] = [], ipv6 = false): string[] {
+    const f = { type, hops, timestamp: this.now(), id, requestId, origin, payload, ...(ipv6 ? { ipv6 } : {}) };
+    return [...this.peers.keys()].filter((peer) => !except.includes(peer) && this.sendFrame(peer, f));
+  }
+
+  /** An mDNS message from one of our LANs, to every peer. */
+  private mdnsToPeers(payload: Buffer, ipv6: boolean, origin: string, response: boolean): void {
+    const id = newMessageId();
+    this.replay.check({ id, timestamp: this.now() }); // a copy coming back through a hub is then a duplicate
+    for (const peer of this.sendToPeers('mdns', id, NO_REQUEST, 0, origin, payload, [], ipv6)) this.mdns?.sent(peer, response);
   }
 
   // ------------------------------------------------------------------ from peers
@@ -314,13 +352,23 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     if (f.hops > MAX_HOPS) return bump(c.drops, 'hop-limit');
     const verdict = this.replay.check(f);
     if (verdict !== 'ok') {
-      // A NOTIFY that reached us by two paths is normal in a mesh; count it apart from replays.
-      bump(c.drops, verdict === 'replay' && f.type === 'notify' ? 'duplicate' : verdict);
+      // A NOTIFY or mDNS message that reached us by two paths is normal with a hub; count it apart from replays.
+      bump(c.drops, verdict === 'replay' && (f.type === 'notify' || f.type === 'mdns') ? 'duplicate' : verdict);
       return;
     }
     if (f.type === 'search') this.peerSearch(from, c, f);
     else if (f.type === 'reply') this.peerReply(from, c, f);
-    else this.peerNotify(from, c, f);
+    else if (f.type === 'notify') this.peerNotify(from, c, f);
+    else this.peerMdns(from, c, f);
+  }
+
+  private peerMdns(from: string, c: PeerCounters, f: Frame): void {
+    if (!this.mdns) return bump(c.drops, 'mdns-off');
+    const kind = this.mdns.fromPeer(from, f.payload, !!f.ipv6);
+    // Only a hub passes peer traffic on, as for NOTIFYs.
+    if (kind && this.opts.hub && f.hops < MAX_HOPS) {
+      for (const peer of this.sendToPeers('mdns', f.id, f.requestId, f.hops + 1, f.origin, f.payload, [from, f.origin], f.ipv6)) this.mdns.sent(peer, kind === 'response');
+    }
   }
 
   private payloadOf(f: Frame, c: PeerCounters, kind: SsdpMessage['kind']): SsdpMessage | undefined {
@@ -424,6 +472,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.hubRoutes.expire();
     this.remote.expire(); // closes their sockets
     this.lanSide.retry();
+    this.mdns?.sweep();
   }
 
   /** Applies a reloaded configuration; pending searches stay. */
@@ -443,11 +492,30 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.setFilters(next);
     this.watcher.setNames(next.lans);
     this.watcher.update();
+    await this.reconfigureMdns(next);
     if (relayChanged) {
       this.closeRelay();
       await this.openRelay();
     }
     await this.refreshRelayAddresses();
+  }
+
+  /** mDNS turned on or off, or its options changed, by a reload. */
+  private async reconfigureMdns(next: SsdpProxyOptions): Promise<void> {
+    if (!next.mdns) {
+      if (this.mdns) this.emit('info', 'mDNS relay off');
+      this.mdns?.close();
+      this.mdns = undefined;
+      return;
+    }
+    if (this.mdns) return this.mdns.configure({ ...next.mdns, lans: next.lans, peers: next.peers });
+    this.mdns = this.newMdns(next);
+    if (!this.lanSide.open) return;
+    await this.mdns.listen();
+    for (const name of next.lans) {
+      const info = this.watcher.get(name);
+      if (info) this.mdns.up(info);
+    }
   }
 
   status(): SsdpProxyStatus {
@@ -463,6 +531,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       lans: [...this.lanSide.lans.values()].map((l) => ({ name: l.name, present: !!l.info, addresses: [...l.joined], ipv6: l.joined6, ...l.counters })),
       peers: [...this.peers].map(([address, c]) => ({ address, ...c, drops: { ...c.drops } })),
       drops: { ...this.drops },
+      ...(this.mdns ? { mdns: this.mdns.status() } : {}),
     };
   }
 
@@ -473,6 +542,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.relayTimer) clearInterval(this.relayTimer);
     this.lanSide.close();
+    this.mdns?.close();
     this.closeRelay();
     for (const s of [this.notifySocket, this.notifySocket6]) if (s) quietly(() => s.close());
     for (const e of this.remote.values()) this.closeSearchSocket(e.data.socket);

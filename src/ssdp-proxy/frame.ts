@@ -1,6 +1,7 @@
 // The relay link between proxies: one UDP datagram per frame, authenticated
 // with HMAC-SHA256 under the key all sites share. A frame carries one SSDP
-// message (an M-SEARCH, a reply to one, or a NOTIFY) unchanged.
+// message (an M-SEARCH, a reply to one, or a NOTIFY) unchanged, or one mDNS
+// message (a query or a response, as the record filter left it).
 //
 //   0  "SR"  version(1)  type(1)  hops(1)  flags(1)  payloadLength(2)
 //   8  timestamp, ms since the epoch (8)
@@ -9,10 +10,12 @@
 //  32  sender: the relay address of the proxy that sent this datagram (4 or 16)
 //  ..  recipient: the relay address it was sent to (as many bytes as the sender)
 //  ..  origin: the address of the proxy where the message entered (4 or 16)
-//  ..  payload (the SSDP message)
+//  ..  payload (the SSDP or mDNS message)
 //  ..  HMAC-SHA256 over everything before it (32)
 //
-// flags: bit 0 sender and recipient are IPv6, bit 1 origin is IPv6; the others are 0.
+// flags: bit 0 sender and recipient are IPv6, bit 1 origin is IPv6, bit 2 the
+// message is for the IPv6 group (mDNS: ff02::fb; SSDP says so in its HOST
+// header); the others are 0.
 //
 // Sender and recipient are under the MAC, so a frame is good for one hop only:
 // captured and sent back to its sender, or on to another site, it names the
@@ -21,6 +24,7 @@
 import crypto from 'node:crypto';
 import { InputError } from '../lib/input-error';
 import { formatIPv4, formatIPv6, isIPv4, parseIPv4, parseIPv6 } from '../lib/ip';
+import { MAX_DNS_BYTES } from './dns';
 import { MAX_SSDP_BYTES } from './message';
 
 /** 2: sender and recipient (1 had neither; a version-1 peer's frames are dropped as `version`). */
@@ -31,10 +35,13 @@ const HEADER_BYTES = 32;
 const MAC_BYTES = 32;
 const LINK_V6 = 0x01;
 const ORIGIN_V6 = 0x02;
-const KNOWN_FLAGS = LINK_V6 | ORIGIN_V6;
+const GROUP_V6 = 0x04;
+const KNOWN_FLAGS = LINK_V6 | ORIGIN_V6 | GROUP_V6;
+/** The largest payload: an mDNS message (RFC 6762 s17) is larger than any SSDP message we take. */
+export const MAX_PAYLOAD_BYTES = Math.max(MAX_SSDP_BYTES, MAX_DNS_BYTES);
 
-export type FrameType = 'search' | 'reply' | 'notify';
-const TYPES: FrameType[] = ['search', 'reply', 'notify'];
+export type FrameType = 'search' | 'reply' | 'notify' | 'mdns';
+const TYPES: FrameType[] = ['search', 'reply', 'notify', 'mdns'];
 
 export interface Frame {
   type: FrameType;
@@ -47,6 +54,8 @@ export interface Frame {
   sender: string;
   recipient: string;
   origin: string;
+  /** For the IPv6 group (an mDNS message from ff02::fb, for ff02::fb); absent: false. */
+  ipv6?: boolean;
   payload: Buffer;
 }
 
@@ -73,7 +82,7 @@ export function encodingLength(f: Frame): number {
 }
 
 export function encodeFrame(f: Frame, key: Buffer): Buffer {
-  if (f.payload.length > MAX_SSDP_BYTES) throw new RangeError(`payload of ${f.payload.length} bytes, at most ${MAX_SSDP_BYTES}`);
+  if (f.payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`payload of ${f.payload.length} bytes, at most ${MAX_PAYLOAD_BYTES}`);
   if (!Number.isInteger(f.hops) || f.hops < 0 || f.hops > 255) throw new RangeError(`hops ${f.hops} out of range 0..255`);
   const sender = addressBytes(f.sender);
   const recipient = addressBytes(f.recipient);
@@ -85,7 +94,7 @@ export function encodeFrame(f: Frame, key: Buffer): Buffer {
   out[2] = FRAME_VERSION;
   out[3] = TYPES.indexOf(f.type) + 1;
   out[4] = f.hops;
-  out[5] = (sender.length === 16 ? LINK_V6 : 0) | (origin.length === 16 ? ORIGIN_V6 : 0);
+  out[5] = (sender.length === 16 ? LINK_V6 : 0) | (origin.length === 16 ? ORIGIN_V6 : 0) | (f.ipv6 ? GROUP_V6 : 0);
   out.writeUInt16BE(f.payload.length, 6);
   out.writeBigUInt64BE(BigInt(Math.floor(f.timestamp)), 8);
   out.write(f.id, 16, 8, 'hex');
@@ -123,7 +132,7 @@ export function decodeFrame(buf: Buffer, key: Buffer): Frame {
   const type = TYPES[buf[3] - 1];
   if (!type) throw new FrameError('malformed', `unknown type ${buf[3]}`);
   const at = (from: number, n: number) => formatAddress(buf.subarray(from, from + n));
-  return {
+  const f: Frame = {
     type,
     hops: buf[4],
     timestamp: Number(buf.readBigUInt64BE(8)),
@@ -134,6 +143,8 @@ export function decodeFrame(buf: Buffer, key: Buffer): Frame {
     origin: at(HEADER_BYTES + 2 * link, originBytes),
     payload: Buffer.from(buf.subarray(payloadAt, macAt)),
   };
+  if (flags & GROUP_V6) f.ipv6 = true;
+  return f;
 }
 
 /**

@@ -1,17 +1,19 @@
-// The LAN side of ssdp-proxy: group membership on each LAN interface, which
-// LAN a source address belongs to, and sending to the group or to a client.
+// The LAN side of ssdp-proxy, for one multicast group (SSDP's, or mDNS's):
+// group membership on each LAN interface, which LAN a source address belongs
+// to, and sending to the group or to a client.
 //
-// Port 1900 is shared with other SSDP listeners on the router (UniFi's
-// miniupnpd). With SO_REUSEADDR, Linux hands a unicast datagram to one socket
-// only, the last one bound to the wildcard address; so we bind to the group
-// address itself and receive multicast only, and a unicast M-SEARCH sent to the
-// router still reaches miniupnpd. A socket bound to a multicast address sends
-// from a routed source address (Linux leaves its source unset).
+// The port is shared with other listeners on the router (UniFi's miniupnpd on
+// 1900, an mDNS responder or reflector on 5353). With SO_REUSEADDR, Linux hands
+// a unicast datagram to one socket only, the last one bound to the wildcard
+// address; so we bind to the group address itself and receive multicast only,
+// and a unicast datagram sent to the router still reaches the other process. A
+// socket bound to a multicast address sends from a routed source address
+// (Linux leaves its source unset), from the group's port.
 //
-// IPv4: one socket bound to 239.255.255.250:1900, joined on each LAN address;
-// Node gives no ingress interface, so a source's LAN is the one whose subnet
-// holds it. IPv6: one socket per LAN bound to [ff02::c%LAN]:1900, so the LAN is
-// the socket's.
+// IPv4: one socket bound to the group (239.255.255.250:1900), joined on each LAN
+// address; Node gives no ingress interface, so a source's LAN is the one whose
+// subnet holds it. IPv6: one socket per LAN bound to [group%LAN]:port
+// ([ff02::c%br0]:1900), so the LAN is the socket's.
 import type dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import type { IfaceInfo } from '../lib/interfaces';
@@ -23,7 +25,21 @@ export const SSDP_GROUP = '239.255.255.250';
 export const SSDP_GROUP6 = 'ff02::c';
 export const SSDP_PORT = 1900;
 
-export interface Lan {
+/** A multicast group a LanSide serves. */
+export interface MulticastGroup<C> {
+  /** "SSDP", "mDNS": in messages and warning keys. */
+  label: string;
+  group: string;
+  group6: string;
+  port: number;
+  /** The hop limit of what is sent from the group sockets (mDNS: 255, RFC 6762 s11). */
+  ttl?: number;
+  newCounters: () => C;
+}
+
+export const SSDP: MulticastGroup<LanCounters> = { label: 'SSDP', group: SSDP_GROUP, group6: SSDP_GROUP6, port: SSDP_PORT, newCounters: newLanCounters };
+
+export interface Lan<C = LanCounters> {
   name: string;
   info?: IfaceInfo;
   /** IPv4 addresses we joined the group on. */
@@ -36,12 +52,12 @@ export interface Lan {
   joined6: boolean;
   nets6: Cidr[];
   addrs6: Set<string>;
-  counters: LanCounters;
+  counters: C;
 }
 
-export interface LanSideEvents {
+export interface LanSideEvents<C> {
   /** A datagram to the group; lan is undefined when its source is in no LAN's subnet. */
-  message: (msg: Buffer, rinfo: dgram.RemoteInfo, lan: Lan | undefined) => void;
+  message: (msg: Buffer, rinfo: dgram.RemoteInfo, lan: Lan<C> | undefined) => void;
   info: (message: string) => void;
   warning: (key: string, message: string) => void;
 }
@@ -51,9 +67,7 @@ export type CreateSocket = (type: 'udp4' | 'udp6') => dgram.Socket;
 export type BindSocket = (socket: dgram.Socket, address: string, port: number, what: string) => Promise<void>;
 
 /** The address a LAN's group traffic goes out from: any one we joined on (the group is per link). */
-const firstJoined = (lan: Lan): string | undefined => lan.joined.values().next().value;
-
-const newLan = (name: string): Lan => ({ name, joined: new Set(), nets: [], joined6: false, nets6: [], addrs6: new Set(), counters: newLanCounters() });
+const firstJoined = (lan: Lan<unknown>): string | undefined => lan.joined.values().next().value;
 /** For closing and leaving: a socket closed already or an interface gone with its membership is fine. */
 export const quietly = (f: () => void): void => {
   try {
@@ -61,8 +75,8 @@ export const quietly = (f: () => void): void => {
   } catch {}
 };
 
-export class LanSide extends TypedEmitter<LanSideEvents> {
-  readonly lans = new Map<string, Lan>();
+export class LanSide<C = LanCounters> extends TypedEmitter<LanSideEvents<C>> {
+  readonly lans = new Map<string, Lan<C>>();
   private socket4?: dgram.Socket;
   private closed = false;
 
@@ -70,9 +84,19 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
     names: readonly string[],
     private readonly createSocket: CreateSocket,
     private readonly bind: BindSocket,
+    private readonly g: MulticastGroup<C> = SSDP as MulticastGroup<unknown> as MulticastGroup<C>,
   ) {
     super();
-    for (const n of names) this.lans.set(n, newLan(n));
+    for (const n of names) this.lans.set(n, this.newLan(n));
+  }
+
+  private newLan(name: string): Lan<C> {
+    return { name, joined: new Set(), nets: [], joined6: false, nets6: [], addrs6: new Set(), counters: this.g.newCounters() };
+  }
+
+  /** Warning keys apart from the other group's, so rate-limiting one never hides the other. */
+  private key(k: string): string {
+    return `${this.g.label}-${k}`;
   }
 
   get open(): boolean {
@@ -82,7 +106,8 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
   async listen(): Promise<void> {
     const s = this.createSocket('udp4');
     s.on('message', (msg, rinfo) => this.emit('message', msg, rinfo, this.lanOf(rinfo.address)));
-    await this.bind(s, SSDP_GROUP, SSDP_PORT, 'LAN');
+    await this.bind(s, this.g.group, this.g.port, `${this.g.label} LAN`);
+    if (this.g.ttl) s.setMulticastTTL(this.g.ttl);
     this.socket4 = s;
   }
 
@@ -94,7 +119,7 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
         this.lans.delete(n);
       }
     }
-    for (const n of names) if (!this.lans.has(n)) this.lans.set(n, newLan(n));
+    for (const n of names) if (!this.lans.has(n)) this.lans.set(n, this.newLan(n));
   }
 
   /** The interface appeared or changed (or a retry): join where we have not. Idempotent. */
@@ -106,29 +131,29 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
     const recreated = prev !== undefined && prev.index !== info.index;
     for (const addr of [...lan.joined]) {
       if (recreated || !v4.some((a) => a.address === addr)) {
-        quietly(() => s.dropMembership(SSDP_GROUP, addr));
+        quietly(() => s.dropMembership(this.g.group, addr));
         lan.joined.delete(addr);
       }
     }
     for (const a of v4) {
       if (lan.joined.has(a.address)) continue;
       try {
-        s.addMembership(SSDP_GROUP, a.address);
+        s.addMembership(this.g.group, a.address);
         lan.joined.add(a.address);
-        this.emit('info', `joined ${SSDP_GROUP} on ${info.name} (${a.address}/${a.prefixLength})`);
+        this.emit('info', `joined ${this.g.group} on ${info.name} (${a.address}/${a.prefixLength})`);
       } catch (err) {
-        this.emit('warning', `join-${info.name}`, `cannot join ${SSDP_GROUP} on ${info.name} (${a.address}): ${(err as Error).message}; retrying`);
+        this.emit('warning', this.key(`join-${info.name}`), `cannot join ${this.g.group} on ${info.name} (${a.address}): ${(err as Error).message}; retrying`);
       }
     }
     const hadV4 = lan.info?.addresses.some((a) => a.family === 'IPv4') ?? true;
-    if (!v4.length && hadV4) this.emit('warning', `noaddr-${info.name}`, `${info.name} has no IPv4 address (down?); waiting for one`);
+    if (!v4.length && hadV4) this.emit('warning', this.key(`noaddr-${info.name}`), `${info.name} has no IPv4 address (down?); waiting for one`);
     lan.info = info;
     lan.nets = v4.map((a) => parseCidr(`${a.address}/${a.prefixLength}`));
     this.up6(lan, info);
   }
 
   // IPv6 SSDP is a bonus: a LAN (or a kernel) without IPv6 must not stop IPv4.
-  private up6(lan: Lan, info: IfaceInfo): void {
+  private up6(lan: Lan<C>, info: IfaceInfo): void {
     const v6 = info.addresses.filter((a) => a.family === 'IPv6');
     lan.addrs6 = new Set(v6.map((a) => a.address.split('%')[0]));
     lan.nets6 = v6.filter((a) => !a.address.toLowerCase().startsWith('fe80:')).map((a) => parseCidr(`${a.address.split('%')[0]}/${a.prefixLength}`));
@@ -141,21 +166,22 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
     lan.socket6 = s;
     lan.index6 = want;
     s.on('message', (msg, rinfo) => this.emit('message', msg, rinfo, lan));
-    this.bind(s, `${SSDP_GROUP6}%${lan.name}`, SSDP_PORT, `LAN IPv6 ${lan.name}`).then(
+    this.bind(s, `${this.g.group6}%${lan.name}`, this.g.port, `${this.g.label} LAN IPv6 ${lan.name}`).then(
       () => {
         if (lan.socket6 !== s || this.closed) return;
-        s.addMembership(SSDP_GROUP6, `::%${lan.name}`);
+        s.addMembership(this.g.group6, `::%${lan.name}`);
+        if (this.g.ttl) s.setMulticastTTL(this.g.ttl);
         lan.joined6 = true;
-        this.emit('info', `joined ${SSDP_GROUP6} on ${lan.name}`);
+        this.emit('info', `joined ${this.g.group6} on ${lan.name}`);
       },
     ).catch((err: Error) => {
       if (lan.socket6 !== s) return;
       this.close6(lan);
-      this.emit('warning', `join6-${lan.name}`, `no IPv6 SSDP on ${lan.name}: ${err.message}; retrying`);
+      this.emit('warning', this.key(`join6-${lan.name}`), `no IPv6 ${this.g.label} on ${lan.name}: ${err.message}; retrying`);
     });
   }
 
-  private close6(lan: Lan): void {
+  private close6(lan: Lan<C>): void {
     const s = lan.socket6;
     lan.socket6 = undefined;
     lan.index6 = undefined;
@@ -178,17 +204,17 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
     const lan = this.lans.get(name);
     if (!lan) return;
     const s = this.socket4;
-    if (s) for (const addr of lan.joined) quietly(() => s.dropMembership(SSDP_GROUP, addr));
+    if (s) for (const addr of lan.joined) quietly(() => s.dropMembership(this.g.group, addr));
     this.close6(lan);
     lan.nets6 = [];
     lan.addrs6.clear();
     lan.joined.clear();
     lan.nets = [];
     lan.info = undefined;
-    if (warn) this.emit('warning', `gone-${name}`, `${name} is gone; waiting for it to come back`);
+    if (warn) this.emit('warning', this.key(`gone-${name}`), `${name} is gone; waiting for it to come back`);
   }
 
-  lanOf(address: string): Lan | undefined {
+  lanOf(address: string): Lan<C> | undefined {
     const v6 = address.includes(':');
     // Node names the ingress interface of a link-local source ("fe80::1%br0"): the LAN itself.
     const scope = v6 ? address.split('%')[1] : undefined;
@@ -216,21 +242,27 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
   }
 
   /** The IPv4 address a frame from this LAN names as its origin. */
-  origin(lan?: Lan): string {
+  origin(lan?: Lan<C>): string {
     return (lan && firstJoined(lan)) ?? '0.0.0.0';
   }
 
-  /** Sends one datagram to the SSDP group on every LAN that has joined it. */
-  multicast(socket: dgram.Socket, payload: Buffer, count: (lan: Lan) => void, v6 = false): void {
+  /**
+   * Sends one datagram to the group on every LAN that has joined it, from
+   * `socket`, or (without one) from the group sockets themselves: from the
+   * group's port, as mDNS wants of every packet it takes as a full query or
+   * response (RFC 6762 s6, s5.1).
+   */
+  multicast(socket: dgram.Socket | undefined, payload: Buffer, count: (lan: Lan<C>) => void, v6 = false): void {
     for (const lan of this.lans.values()) {
       const via = v6 ? (lan.joined6 ? `::%${lan.name}` : undefined) : firstJoined(lan);
-      if (via === undefined) continue;
+      const from = socket ?? (v6 ? lan.socket6 : this.socket4);
+      if (via === undefined || !from) continue;
       try {
-        socket.setMulticastInterface(via);
-        socket.send(payload, SSDP_PORT, v6 ? SSDP_GROUP6 : SSDP_GROUP);
+        from.setMulticastInterface(via);
+        from.send(payload, this.g.port, v6 ? this.g.group6 : this.g.group);
         count(lan);
       } catch (err) {
-        this.emit('warning', `send-${lan.name}`, `sending on ${lan.name}: ${(err as Error).message}`);
+        this.emit('warning', this.key(`send-${lan.name}`), `sending on ${lan.name}: ${(err as Error).message}`);
       }
     }
   }
@@ -239,7 +271,7 @@ export class LanSide extends TypedEmitter<LanSideEvents> {
    * Sends a reply to a client from port 1900, as a device would; `lan` is the
    * client's (lanOf). False: no socket to send it from.
    */
-  reply(lan: Lan | undefined, address: string, port: number, payload: Buffer, cb: (err: Error | null) => void): boolean {
+  reply(lan: Lan<C> | undefined, address: string, port: number, payload: Buffer, cb: (err: Error | null) => void): boolean {
     const socket = address.includes(':') ? lan?.socket6 : this.socket4;
     if (!socket) return false;
     socket.send(payload, port, address, cb);

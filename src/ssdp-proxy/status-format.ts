@@ -1,5 +1,5 @@
 // Renders the daemon's status (from the control socket) for `ssdp-proxy status`.
-import type { SsdpProxyStatus } from './counters';
+import type { MdnsStatus, SsdpProxyStatus } from './counters';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -58,5 +58,29 @@ export function formatStatus(s: SsdpProxyStatus): string {
     ]),
   );
   out.push('', `other drops: ${drops(s.drops)}`);
+  if (s.mdns) out.push('', ...formatMdns(s.mdns));
   return out.join('\n');
+}
+
+function formatMdns(m: MdnsStatus): string[] {
+  const out = [
+    `mDNS${m.listening ? '' : ' (not listening yet)'}: ${m.services.length ? `only ${m.services.join(', ')}` : 'every service'}, at most ${m.rate}/s from each LAN and peer; ` +
+      `${m.localNames} names in use here, ${m.hosts} hosts of relayed services`,
+  ];
+  if (m.lans.length) {
+    out.push(
+      table([
+        ['LAN', 'queries out', 'responses out', 'queries in', 'responses in', 'dropped'],
+        ...m.lans.map((l) => [l.name, String(l.queries), String(l.responses), String(l.queriesMulticast), String(l.responsesMulticast), drops(l.drops)]),
+      ]),
+    );
+  }
+  out.push(
+    table([
+      ['peer', 'queries out/in', 'responses out/in', 'dropped'],
+      ...m.peers.map((p) => [p.address, `${p.queriesSent}/${p.queriesReceived}`, `${p.responsesSent}/${p.responsesReceived}`, drops(p.drops)]),
+    ]),
+  );
+  out.push(`other mDNS drops: ${drops(m.drops)}`);
+  return out;
 }

@@ -6,6 +6,7 @@ import { parseJson } from '../../src/lib/config';
 import { formatIPv6, isIPv4, isIPv6, parseIPv6 } from '../../src/lib/ip';
 import { parseSsdpProxyConfig, type SsdpProxyConfig } from '../../src/ssdp-proxy/config';
 import { compileFilter } from '../../src/ssdp-proxy/filter';
+import { parseServiceType } from '../../src/ssdp-proxy/mdns-filter';
 import { anyJsonText, fc, holds, ipv4Text, ipv6Text, mutatedText, refusedOrValid } from '../property';
 
 const KEY = Buffer.alloc(32, 7);
@@ -25,6 +26,13 @@ const config = fc.record(
     maxPending: fc.integer({ min: 1, max: 65536 }),
     maxPendingPerHost: fc.integer({ min: 1, max: 65536 }),
     filters: fc.record({ inbound: rule, outbound: rule }, { requiredKeys: [], noNullPrototype: true }),
+    mdns: fc.oneof(
+      fc.boolean(),
+      fc.record(
+        { services: fc.uniqueArray(fc.constantFrom('_airplay._tcp', '_ipp._tcp', '_googlecast._tcp', '_hap._udp'), { maxLength: 4 }), rate: fc.integer({ min: 1, max: 10000 }) },
+        { requiredKeys: [], noNullPrototype: true },
+      ),
+    ),
   },
   { requiredKeys: ['lans', 'peers', 'keyFile'], noNullPrototype: true },
 );
@@ -36,6 +44,10 @@ function runnable(c: SsdpProxyConfig): void {
   assert.ok(c.port >= 1 && c.port <= 65535 && c.maxPending >= 1 && c.maxPendingPerHost >= 1);
   assert.ok(c.key.length >= 16);
   for (const r of [c.filters.inbound, c.filters.outbound]) compileFilter(r)('ssdp:all');
+  if (c.mdns) {
+    for (const s of c.mdns.services) parseServiceType(s);
+    assert.ok(c.mdns.rate >= 1);
+  }
 }
 
 test('any file: ConfigError or a configuration the daemon can run', () => refusedOrValid(anyJsonText, parse, runnable));
@@ -51,6 +63,8 @@ test('a valid configuration reads back as written', () => {
       assert.is(c.maxPending, raw.maxPending ?? 1024);
       assert.is(c.maxPendingPerHost, raw.maxPendingPerHost ?? 64);
       assert.equal(JSON.parse(JSON.stringify(c.filters)), raw.filters ?? {});
+      const m = raw.mdns;
+      assert.equal(c.mdns, m === true ? { services: [], rate: 100 } : m ? { services: m.services ?? [], rate: m.rate ?? 100 } : undefined);
       runnable(c);
     }),
   );

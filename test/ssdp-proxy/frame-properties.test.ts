@@ -17,7 +17,8 @@ const link = fc.oneof(fc.tuple(ipv4Text, ipv4Text), fc.tuple(ipv6Canonical, ipv6
 const frame: fc.Arbitrary<Frame> = fc
   .record(
     {
-      type: fc.constantFrom('search', 'reply', 'notify'),
+      type: fc.constantFrom('search', 'reply', 'notify', 'mdns'),
+      ipv6: fc.boolean(),
       hops: fc.nat(255),
       timestamp: fc.integer({ min: 0, max: 2 ** 50 }),
       id: hex16,
@@ -28,7 +29,7 @@ const frame: fc.Arbitrary<Frame> = fc
     },
     { noNullPrototype: true },
   )
-  .map(({ link: [sender, recipient], ...f }) => ({ ...f, sender, recipient })) as fc.Arbitrary<Frame>;
+  .map(({ link: [sender, recipient], ipv6, ...f }) => ({ ...f, sender, recipient, ...(ipv6 ? { ipv6 } : {}) })) as fc.Arbitrary<Frame>;
 const key = fc.uint8Array({ minLength: 16, maxLength: 64 }).map((b) => Buffer.from(b));
 
 test('any datagram: FrameError or a frame, never another throw', () => {

@@ -17,7 +17,7 @@ const frame = (over: Partial<Frame> = {}): Frame => ({
 });
 
 test('round-trips every type, both origin families and both link families', () => {
-  for (const f of [frame(), frame({ type: 'reply', id: 'ffeeddccbbaa9988', hops: 1 }), frame({ type: 'notify', origin: '2001:db8::1', requestId: '0000000000000000' }), frame({ sender: 'fd00:ab::1', recipient: 'fd00:ab::2' })]) {
+  for (const f of [frame(), frame({ type: 'reply', id: 'ffeeddccbbaa9988', hops: 1 }), frame({ type: 'notify', origin: '2001:db8::1', requestId: '0000000000000000' }), frame({ sender: 'fd00:ab::1', recipient: 'fd00:ab::2' }), frame({ type: 'mdns', ipv6: true, payload: Buffer.alloc(9000) })]) {
     const buf = encodeFrame(f, KEY);
     assert.is(buf.length, encodingLength(f));
     assert.equal(decodeFrame(buf, KEY), f);
@@ -54,7 +54,7 @@ test('short, foreign, other-version and mis-sized datagrams are malformed', () =
   assert.throws(() => decodeFrame(flags, KEY), (e: any) => e.reason === 'malformed' && /flags/.test(e.message));
   assert.throws(() => encodeFrame(frame({ recipient: 'fd00::2' }), KEY), /different families/);
   assert.throws(() => decodeFrame(Buffer.concat([buf, Buffer.from([0])]), KEY), (e: any) => e.reason === 'malformed' && /length/.test(e.message));
-  assert.throws(() => encodeFrame(frame({ payload: Buffer.alloc(9000) }), KEY), /at most 8192/);
+  assert.throws(() => encodeFrame(frame({ payload: Buffer.alloc(9001) }), KEY), /at most 9000/);
 });
 
 test('replay guard: accepted once; replayed and stale frames refused', () => {

@@ -84,7 +84,9 @@ export async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInf
   await new Promise((r) => setTimeout(r, 0)); // IPv6 LAN sockets bind asynchronously
   const find = (f: (s: FakeSocket) => boolean) => sockets.find(f);
   const lan = find((s) => s.port === 1900 && s.type === 'udp4')!;
-  const notify = find((s) => s.port !== 1900 && s.port !== 1901 && s.type === 'udp4')!;
+  const notify = find((s) => ![1900, 1901, 5353].includes(s.port) && s.type === 'udp4')!;
+  /** The mDNS group socket (when opts.mdns): it receives and sends mDNS on the LAN. */
+  const mdns = find((s) => s.port === 5353 && s.type === 'udp4')!;
   const relay = find((s) => s.port === 1901)!;
   const frames = (peer?: string) => relay.sent.filter((s) => !peer || s.address === peer).map((s) => decodeFrame(s.buf, KEY));
   /** A frame from a peer (10.0.0.2 unless `sender` says otherwise) to us. */
@@ -96,5 +98,5 @@ export async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInf
     );
   };
   const tick = () => new Promise((r) => setTimeout(r, 0));
-  return { proxy, clock, sockets, lan, notify, relay, frames, frame, warnings, opts, tick };
+  return { proxy, clock, sockets, lan, notify, mdns, relay, frames, frame, warnings, opts, tick };
 }
