@@ -1,7 +1,13 @@
 // The few Linux system calls Node has no API for, through koffi: TUN devices,
-// AF_PACKET sockets with a classic BPF filter, and readiness polling. Structures
-// are laid out by hand in Buffers (the layouts are the same on x86_64 and
-// aarch64 Linux), so the surface stays small and typed.
+// AF_PACKET sockets with a classic BPF filter, readiness polling, and the
+// batched datagram calls of the data paths (recvmmsg, sendmmsg, epoll).
+// Structures are laid out by hand (the layouts are the same on x86_64 and
+// aarch64 Linux but for epoll_event), so the surface stays small and typed.
+//
+// The data-path calls take integer addresses into one koffi.alloc block
+// (NativeBlock): a small Buffer can live on the V8 heap and move, so its
+// address must never be stored in a struct, and an integer argument costs
+// less per call than a Buffer koffi must pin.
 import * as util from 'node:util';
 import { loadKoffi, type KoffiModule } from './koffi-loader';
 
@@ -34,6 +40,32 @@ export interface BpfInstruction {
   k: number;
 }
 
+/**
+ * The raw calls, numbers in and out: addresses are integers into a
+ * NativeBlock. A negative result means koffi.errno() holds the cause: read it
+ * before any other FFI call.
+ */
+export interface RawCalls {
+  socket(domain: number, type: number, protocol: number): number;
+  close(fd: number): number;
+  bind(fd: number, addr: number, len: number): number;
+  connect(fd: number, addr: number, len: number): number;
+  getsockname(fd: number, addr: number, lenAddr: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: number, lenAddr: number): number;
+  recvmmsg(fd: number, vec: number, vlen: number, flags: number, timeout: number): number;
+  sendmmsg(fd: number, vec: number, vlen: number, flags: number): number;
+  recvmsg(fd: number, msg: number, flags: number): number;
+  sendmsg(fd: number, msg: number, flags: number): number;
+  read(fd: number, buf: number, count: number): number;
+  write(fd: number, buf: number, count: number): number;
+  ioctl(fd: number, request: number, arg: number): number;
+  epoll_create1(flags: number): number;
+  epoll_ctl(epfd: number, op: number, fd: number, event: number): number;
+  epoll_wait(epfd: number, events: number, max: number, timeout: number): number;
+  errno(): number;
+}
+
 interface Libc {
   open(path: string, flags: number, mode: number): number;
   close(fd: number): number;
@@ -46,6 +78,7 @@ interface Libc {
   ioctl(fd: number, request: number, ...rest: unknown[]): number;
   koffi: KoffiModule;
   fprogSize: number;
+  raw: RawCalls;
 }
 
 let libc: Libc | undefined;
@@ -68,8 +101,63 @@ function load(): Libc {
     ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
     koffi,
     fprogSize: koffi.sizeof(sockFprog),
+    raw: {
+      socket: lib.func('int socket(int domain, int type, int protocol)'),
+      close: lib.func('int close(int fd)'),
+      bind: lib.func('int bind(int fd, intptr_t addr, unsigned int len)'),
+      connect: lib.func('int connect(int fd, intptr_t addr, unsigned int len)'),
+      getsockname: lib.func('int getsockname(int fd, intptr_t addr, intptr_t len)'),
+      setsockopt: lib.func('int setsockopt(int fd, int level, int name, intptr_t value, unsigned int len)'),
+      getsockopt: lib.func('int getsockopt(int fd, int level, int name, intptr_t value, intptr_t len)'),
+      recvmmsg: lib.func('int recvmmsg(int fd, intptr_t vec, unsigned int vlen, int flags, intptr_t timeout)'),
+      sendmmsg: lib.func('int sendmmsg(int fd, intptr_t vec, unsigned int vlen, int flags)'),
+      recvmsg: lib.func('long recvmsg(int fd, intptr_t msg, int flags)'),
+      sendmsg: lib.func('long sendmsg(int fd, intptr_t msg, int flags)'),
+      read: lib.func('long read(int fd, intptr_t buf, unsigned long count)'),
+      write: lib.func('long write(int fd, intptr_t buf, unsigned long count)'),
+      ioctl: lib.func('ioctl', 'int', ['int', 'unsigned long', 'intptr_t']),
+      epoll_create1: lib.func('int epoll_create1(int flags)'),
+      epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, intptr_t event)'),
+      epoll_wait: lib.func('int epoll_wait(int epfd, intptr_t events, int max, int timeout)'),
+      errno: () => koffi.errno(),
+    },
   };
   return libc;
+}
+
+/** The raw calls (loads the native layer on first use). */
+export function rawCalls(): RawCalls {
+  return load().raw;
+}
+
+/** Memory outside the V8 heap: it never moves, so its addresses can go into structs. */
+export interface NativeBlock {
+  /** The address of byte 0, as a number (user-space addresses fit in 2^53). */
+  readonly base: number;
+  readonly size: number;
+  readonly u8: Uint8Array;
+  readonly view: DataView;
+  free(): void;
+}
+
+// koffi.alloc uses malloc: a large block comes from mmap, so its pages cost
+// memory only once touched. Nothing here zeroes the data area for that reason.
+export function allocBlock(size: number): NativeBlock {
+  const k = load().koffi;
+  let ptr: unknown = k.alloc('uint8_t', size);
+  const ab = k.view(ptr, size);
+  const u8 = new Uint8Array(ab);
+  return {
+    base: Number(k.address(ptr)),
+    size,
+    u8,
+    view: new DataView(ab),
+    free() {
+      if (ptr === null) return;
+      k.free(ptr);
+      ptr = null;
+    },
+  };
 }
 
 /** Loads the native layer now, so a missing or broken koffi fails at start, not at first use. */
