@@ -36,8 +36,14 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 // few NDP messages a second: without the JIT and with a 1 MB young generation
 // it needs 13 MB less with 4096 addresses (make bench: 53.8 MB vs 67.0 MB) and
 // still takes only about 22 % of a core under a 10,000 NS/s flood (9 % with
-// the JIT). The relaying proxies keep the JIT: they move every packet.
-const EXEC_ARGV = { 'mld-proxy': ['--jitless', '--max-semi-space-size=1'] };
+// the JIT). The relaying proxies keep the JIT: they move every packet; they
+// run with --expose-gc so that after a flood they can run one full GC and
+// give the memory back (src/lib/memory.ts).
+const EXEC_ARGV = {
+  'mld-proxy': ['--jitless', '--max-semi-space-size=1'],
+  'udp-proxy': ['--expose-gc'],
+  'udp-tunnel': ['--expose-gc'],
+};
 
 function parseArgs(argv) {
   const opts = { bundleOnly: false, targets: [], proxies: [], out: undefined };

@@ -3,10 +3,11 @@
 // only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { logDaemonEvents } from '../lib/log';
+import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
 import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
-import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
+import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
 import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
 import { formatStatus } from '../udp-proxy/status-format';
 
@@ -29,10 +30,15 @@ Rule options (one rule; several rules go in --config):
                             port of that address; repeatable
   --idle-timeout SECONDS    close a session after this long unused (${DEFAULT_IDLE_TIMEOUT})
   --max-sessions N          past it the least recently used session closes (${DEFAULT_MAX_SESSIONS})
+  --max-sessions-per-client N  past it a client's own least recently used
+                            session closes, so one host cannot evict the
+                            others' (${DEFAULT_MAX_SESSIONS_PER_CLIENT})
   --allow CIDR              only clients in this prefix; repeatable (default: all)
 Options:
   --config FILE             JSON config with a "proxy" list of rules; SIGHUP
                             reloads it (unchanged rules keep their sessions)
+  --no-offload              one datagram per system call instead of batches
+                            (recvmmsg/sendmmsg): for a kernel that misbehaves
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
   --log-level LEVEL         debug, info, warn or error (info)
   --pid-file FILE           write the PID here; refuse to start twice
@@ -41,12 +47,12 @@ Options:
   -v, --version             print the version
 `;
 
-const RULE_FLAGS = ['listen', 'upstream', 'reply-alias', 'idle-timeout', 'max-sessions', 'allow'] as const;
+const RULE_FLAGS = ['listen', 'upstream', 'reply-alias', 'idle-timeout', 'max-sessions', 'max-sessions-per-client', 'allow'] as const;
 
 const SPEC = {
   string: ['listen', 'upstream', 'reply-alias', 'allow', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
-  boolean: ['help', 'version', 'json'],
-  integer: ['idle-timeout', 'max-sessions'],
+  boolean: ['help', 'version', 'json', 'offload'],
+  integer: ['idle-timeout', 'max-sessions', 'max-sessions-per-client'],
   repeatable: ['reply-alias', 'allow'],
   alias: { h: 'help', v: 'version' },
 };
@@ -71,11 +77,12 @@ function flagsToConfig(args: Args): Record<string, unknown> {
         replyAlias: args['reply-alias'],
         idleTimeout: args['idle-timeout'],
         maxSessions: args['max-sessions'],
+        maxSessionsPerClient: args['max-sessions-per-client'],
         allow: args.allow,
       },
     ];
   }
-  return { proxy, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
+  return { proxy, offload: args.offload, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
 }
 
 // The flags make one rule, proxy[0].
@@ -86,6 +93,7 @@ const flagMessage = flagErrors(
     replyAlias: '--reply-alias',
     idleTimeout: '--idle-timeout',
     maxSessions: '--max-sessions',
+    maxSessionsPerClient: '--max-sessions-per-client',
     allow: '--allow',
     logLevel: '--log-level',
   },
@@ -95,7 +103,7 @@ const flagMessage = flagErrors(
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
-  if (args.version) return void process.stdout.write(versionLine(NAME));
+  if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
   if (args._[0] === 'status') return statusCommand<UdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
@@ -106,12 +114,16 @@ async function main(): Promise<number | void> {
     load,
     starting: (c) => `${NAME} ${VERSION} starting: ${c.rules.length} rule${c.rules.length === 1 ? '' : 's'}`,
     create: (c, log, warnOnce) => {
-      const proxy = createUdpProxy(c.rules);
+      const proxy = createUdpProxy(c.rules, { offload: c.offload });
+      proxy.debugging = c.logLevel === 'debug';
       logDaemonEvents(proxy, log, warnOnce);
       return proxy;
     },
     start: (proxy) => proxy.start(),
-    apply: (proxy, next) => proxy.reconfigure(next.rules),
+    apply: (proxy, next) => {
+      proxy.debugging = next.logLevel === 'debug';
+      return proxy.reconfigure(next.rules);
+    },
   });
 }
 

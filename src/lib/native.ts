@@ -63,6 +63,8 @@ export interface RawCalls {
   epoll_create1(flags: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, event: number): number;
   epoll_wait(epfd: number, events: number, max: number, timeout: number): number;
+  madvise(addr: number, len: number, advice: number): number;
+  malloc_trim(pad: number): number;
   errno(): number;
 }
 
@@ -119,6 +121,8 @@ function load(): Libc {
       epoll_create1: lib.func('int epoll_create1(int flags)'),
       epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, intptr_t event)'),
       epoll_wait: lib.func('int epoll_wait(int epfd, intptr_t events, int max, int timeout)'),
+      madvise: lib.func('int madvise(intptr_t addr, unsigned long len, int advice)'),
+      malloc_trim: lib.func('int malloc_trim(unsigned long pad)'),
       errno: () => koffi.errno(),
     },
   };

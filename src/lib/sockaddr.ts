@@ -101,3 +101,32 @@ export function formatAddress(a: Pick<SockAddr, 'family' | 'w0' | 'w1' | 'w2' | 
   dv.setUint32(12, a.w3);
   return a.family === 4 ? formatIPv4(b.subarray(12)) : formatIPv6(b);
 }
+
+/**
+ * Reads a socket address into `into` (reused by the caller, so a data path
+ * reads each datagram's source without allocating). False for another family.
+ */
+export function readSockAddrInto(view: DataView, off: number, into: SockAddr): boolean {
+  const family = view.getUint16(off, true);
+  into.port = view.getUint16(off + 2);
+  if (family === AF_INET) {
+    into.family = 4;
+    into.w0 = into.w1 = 0;
+    into.w2 = 0xffff;
+    into.w3 = view.getUint32(off + 4);
+    into.scopeId = 0;
+    return true;
+  }
+  if (family !== AF_INET6) return false;
+  into.family = 6;
+  into.w0 = view.getUint32(off + 8);
+  into.w1 = view.getUint32(off + 12);
+  into.w2 = view.getUint32(off + 16);
+  into.w3 = view.getUint32(off + 20);
+  into.scopeId = view.getUint32(off + 24, true);
+  return true;
+}
+
+export function emptySockAddr(): SockAddr {
+  return { family: 4, w0: 0, w1: 0, w2: 0, w3: 0, port: 0, scopeId: 0 };
+}

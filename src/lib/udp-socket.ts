@@ -24,6 +24,8 @@ export const SO_RCVBUF = 8;
 export const SO_NO_CHECK = 11;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
+const PAGE = 4096; // the smallest page size on both architectures: rounding to it is safe
+const MADV_DONTNEED = 4;
 /** The largest UDP payload over IPv4 (65535 - 20 - 8); a slot this big never truncates. */
 export const MAX_DATAGRAM = 65507;
 
@@ -180,6 +182,16 @@ export class DatagramRing {
       got++;
     }
     return got;
+  }
+
+  /**
+   * Gives the slots' pages back to the kernel (MADV_DONTNEED): after a burst of
+   * large datagrams the ring costs memory again only as it is refilled.
+   */
+  discard(): void {
+    const start = Math.ceil((this.block.base + this.dataAt) / PAGE) * PAGE;
+    const end = Math.floor((this.block.base + this.block.size) / PAGE) * PAGE;
+    if (end > start) sys().madvise(start, end - start, MADV_DONTNEED);
   }
 
   free(): void {

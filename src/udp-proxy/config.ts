@@ -4,7 +4,7 @@
 //
 //   { "proxy": [ { "listen": ":12345", "upstream": "10.0.0.254:12345",
 //                  "reply-addr-alias": ["10.0.0.253:12345", "10.0.0.252"] } ] }
-import { array, ConfigError, int, loadJsonFile, object, oneOf, optional, rejectUnknownKeys, str } from '../lib/config';
+import { array, bool, ConfigError, int, loadJsonFile, object, oneOf, optional, rejectUnknownKeys, str } from '../lib/config';
 import { cidr, formatCidr, type Cidr } from '../lib/ip';
 import type { Level } from '../lib/log';
 import { formatEndpoint, parseEndpoint, parseListen, type Endpoint, type ListenEndpoint } from './endpoint';
@@ -16,12 +16,16 @@ export interface RuleOptions {
   aliases: Endpoint[];
   idleTimeoutMs: number;
   maxSessions: number;
+  /** Sessions one client address may hold; past it its own oldest goes. */
+  maxSessionsPerClient: number;
   /** Empty: every client. */
   allow: Cidr[];
 }
 
 export interface UdpProxyConfig {
   rules: RuleOptions[];
+  /** Batched I/O (false: --no-offload, one datagram per system call). */
+  offload: boolean;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -31,9 +35,12 @@ export interface UdpProxyConfig {
 export const DEFAULT_CONTROL_SOCKET = '/run/udp-proxy.sock';
 export const DEFAULT_IDLE_TIMEOUT = 60;
 export const DEFAULT_MAX_SESSIONS = 4096;
+// One host may hold a sixteenth of the default bound: a resolver or a NAT with
+// many source ports still gets plenty, a host spraying ports churns only its own.
+export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 256;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const TOP_KEYS = ['proxy', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
-const RULE_KEYS = ['name', 'listen', 'upstream', 'replyAlias', 'reply-addr-alias', 'idleTimeout', 'maxSessions', 'allow'] as const;
+const TOP_KEYS = ['proxy', 'offload', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+const RULE_KEYS = ['name', 'listen', 'upstream', 'replyAlias', 'reply-addr-alias', 'idleTimeout', 'maxSessions', 'maxSessionsPerClient', 'allow'] as const;
 
 export function defaultRuleName(listen: ListenEndpoint, upstream: Endpoint): string {
   return `${formatEndpoint(listen)} -> ${formatEndpoint(upstream)}`;
@@ -75,13 +82,20 @@ export function parseRule(raw: unknown, field: string): RuleOptions {
     return a;
   });
   const idle = optional(o.idleTimeout, f('idleTimeout'), (v, k) => int(v, k, { min: 1, max: 86400 }), DEFAULT_IDLE_TIMEOUT);
+  const maxSessions = optional(o.maxSessions, f('maxSessions'), (v, k) => int(v, k, { min: 1, max: 1_000_000 }), DEFAULT_MAX_SESSIONS);
   return {
     name: optional(o.name, f('name'), (v, k) => str(v, k, { max: 64 }), defaultRuleName(listen, upstream)),
     listen,
     upstream,
     aliases,
     idleTimeoutMs: idle * 1000,
-    maxSessions: optional(o.maxSessions, f('maxSessions'), (v, k) => int(v, k, { min: 1, max: 1_000_000 }), DEFAULT_MAX_SESSIONS),
+    maxSessions,
+    maxSessionsPerClient: optional(
+      o.maxSessionsPerClient,
+      f('maxSessionsPerClient'),
+      (v, k) => int(v, k, { min: 1, max: 1_000_000 }),
+      Math.min(DEFAULT_MAX_SESSIONS_PER_CLIENT, maxSessions),
+    ),
     allow: array(o.allow ?? [], f('allow'), cidr, { max: 256 }),
   };
 }
@@ -106,6 +120,7 @@ export function parseUdpProxyConfig(raw: unknown, field = 'config'): UdpProxyCon
   });
   return {
     rules,
+    offload: optional(o.offload, 'offload', bool, true),
     log: optional(o.log, 'log', str, undefined),
     logLevel: optional(o.logLevel, 'logLevel', (v, f) => oneOf(v, f, LEVELS), 'info'),
     pidFile: optional(o.pidFile, 'pidFile', str, undefined),
@@ -123,5 +138,5 @@ export function loadUdpProxyConfig(file: string | undefined, flags: Record<strin
 
 /** Equal keys: the rule is unchanged by a reload and keeps its sessions. */
 export function ruleKey(r: RuleOptions): string {
-  return JSON.stringify([r.name, r.listen, r.upstream, r.aliases, r.idleTimeoutMs, r.maxSessions, r.allow.map(formatCidr)]);
+  return JSON.stringify([r.name, r.listen, r.upstream, r.aliases, r.idleTimeoutMs, r.maxSessions, r.maxSessionsPerClient, r.allow.map(formatCidr)]);
 }

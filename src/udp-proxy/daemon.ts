@@ -1,19 +1,22 @@
 // The udp-proxy daemon: runs the configured rules, expires idle sessions, and
 // applies a new set of rules on reload. A rule whose options did not change
 // keeps its sockets and sessions; the others are closed and opened anew.
-import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { monotonicMs, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
+import { ReleaseAfterChurn, releaseMemory } from '../lib/memory';
+import { kernelRefusalStandIn, type DataPathStatus } from '../lib/offload';
+import { probeBatching } from '../lib/udp-socket';
 import { defaultRuleName, ruleKey, type RuleOptions } from './config';
-import { ProxyRule, type CreateSocket, type RuleStatus } from './rule';
+import { BATCH, ProxyIo, ProxyRule, type RuleStatus } from './rule';
 
 export interface UdpProxyDeps {
   /** Wall clock: times in the status. */
   now?: Clock;
   /** Idle timeouts (monotonic; default: now if given, else performance.now). */
   tick?: Clock;
-  createSocket?: CreateSocket;
+  /** Batched I/O (default); false: one datagram per system call (--no-offload). */
+  offload?: boolean;
   /** How often idle sessions are looked for (1 s). */
   sweepIntervalMs?: number;
   /** How often a rule that could not listen (after a reload) tries again (5 s). */
@@ -22,27 +25,34 @@ export interface UdpProxyDeps {
 
 export type UdpProxyEvents = DaemonLogEvents;
 
+// 256 new sessions (a flood's worth of garbage, ~0.5 MB) since the last
+// release, at most every 5 s: a full GC of a few MB costs about 10 ms.
+const RELEASE_AFTER_SESSIONS = 256;
+const RELEASE_INTERVAL_MS = 5000;
+
 export interface UdpProxyStatus {
   startedAt: number;
   now: number;
+  dataPath: DataPathStatus;
+  /** Datagrams moved per system call at most. */
+  batch: number;
   rules: RuleStatus[];
-}
-
-// Every address we send to is an IP literal (config and rinfo). dgram would still
-// pass each one through dns.lookup, which answers a literal only on the next
-// tick: a deferred send and several allocations per datagram, for nothing.
-function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, family === 6 || family === 'IPv6' ? 6 : 4);
 }
 
 export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
   private rules: { key: string; rule: ProxyRule }[] = [];
   private readonly now: Clock;
   private readonly tick: Clock;
-  private readonly createSocket: CreateSocket;
+  private readonly io: ProxyIo;
+  private readonly dataPath: DataPathStatus;
   private readonly sweepIntervalMs: number;
   private readonly retryIntervalMs: number;
   private timers: NodeJS.Timeout[] = [];
+  /** Debug lines wanted (the log level): set by the caller. */
+  debugging = false;
+  // A flood of sessions leaves garbage behind; give it back once it is over.
+  private readonly release: ReleaseAfterChurn;
+  private openedSeen = 0;
   private readonly startedAt: number;
   private closed = false;
 
@@ -53,24 +63,34 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
     super();
     this.now = deps.now ?? Date.now;
     this.tick = deps.tick ?? deps.now ?? monotonicMs;
-    this.createSocket = deps.createSocket ?? ((o) => dgram.createSocket({ ...o, lookup: literalLookup }));
+    let refused: string | undefined;
+    if (deps.offload === false) this.dataPath = { batching: { state: 'off' } };
+    else if ((refused = probeBatching(kernelRefusalStandIn('batching')))) this.dataPath = { batching: { state: 'refused', detail: refused } };
+    else this.dataPath = { batching: { state: 'on' } };
+    this.io = new ProxyIo(this.dataPath.batching!.state === 'on');
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     this.retryIntervalMs = deps.retryIntervalMs ?? 5000;
     this.startedAt = this.now();
+    this.release = new ReleaseAfterChurn(RELEASE_AFTER_SESSIONS, RELEASE_INTERVAL_MS, this.tick);
   }
 
   private makeRule(opts: RuleOptions): ProxyRule {
     return new ProxyRule(opts, {
-      createSocket: this.createSocket,
+      io: this.io,
       now: this.now,
       tick: this.tick,
       warning: (key, msg) => this.emit('warning', key, msg),
       debug: (msg) => this.emit('debug', msg),
+      debugging: () => this.debugging,
     });
   }
 
   /** Listens on every rule; rejects (closing what was opened) if one cannot. */
   async start(): Promise<void> {
+    const b = this.dataPath.batching!;
+    if (b.state === 'refused') this.emit('warning', 'batching', `the kernel refused recvmmsg/sendmmsg (${b.detail}): moving one datagram per system call`);
+    else if (b.state === 'off') this.emit('info', 'data path: one datagram per system call (--no-offload)');
+    else this.emit('info', `data path: batched, up to ${BATCH} datagrams per system call (recvmmsg/sendmmsg)`);
     const rules = this.initial.map((o) => ({ key: ruleKey(o), rule: this.makeRule(o) }));
     this.rules = rules;
     try {
@@ -91,9 +111,20 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
     every(this.retryIntervalMs, () => void this.retryListen());
   }
 
-  /** Closes idle sessions of every rule. */
+  /** Closes idle sessions of every rule; after a burst of new sessions, gives memory back. */
   sweep(): void {
-    for (const { rule } of this.rules) rule.sweep();
+    let opened = 0;
+    for (const { rule } of this.rules) {
+      rule.sweep();
+      opened += rule.counters.sessionsOpened;
+    }
+    // Rules replaced by a reload start from 0: count only growth.
+    if (opened > this.openedSeen) this.release.add(opened - this.openedSeen);
+    this.openedSeen = opened;
+    if (this.release.due()) {
+      this.io.ring.discard();
+      releaseMemory();
+    }
   }
 
   private async retryListen(): Promise<void> {
@@ -148,7 +179,7 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
   }
 
   status(): UdpProxyStatus {
-    return { startedAt: this.startedAt, now: this.now(), rules: this.rules.map((r) => r.rule.status()) };
+    return { startedAt: this.startedAt, now: this.now(), dataPath: this.dataPath, batch: BATCH, rules: this.rules.map((r) => r.rule.status()) };
   }
 
   /** Closes every socket. Safe to call twice. */
@@ -158,6 +189,7 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     for (const { rule } of this.rules) rule.close();
+    this.io.free();
   }
 }
 
@@ -170,7 +202,7 @@ function describe(o: RuleOptions): string {
   const listen = o.listen.address === undefined ? `port ${o.listen.port}` : `${o.listen.family === 6 ? `[${o.listen.address}]` : o.listen.address}:${o.listen.port}`;
   const up = o.upstream.family === 6 ? `[${o.upstream.address}]:${o.upstream.port}` : `${o.upstream.address}:${o.upstream.port}`;
   const aliases = o.aliases.length ? `, replies also from ${o.aliases.map((a) => (a.family === 6 ? `[${a.address}]` : a.address) + (a.port ? `:${a.port}` : ' (any port)')).join(', ')}` : '';
-  return `${listen} -> ${up}${aliases}, idle ${o.idleTimeoutMs / 1000}s, at most ${o.maxSessions} sessions${o.allow.length ? `, ${o.allow.length} allowed prefixes` : ''}`;
+  return `${listen} -> ${up}${aliases}, idle ${o.idleTimeoutMs / 1000}s, at most ${o.maxSessions} sessions (${o.maxSessionsPerClient} per client)${o.allow.length ? `, ${o.allow.length} allowed prefixes` : ''}`;
 }
 
 export function createUdpProxy(rules: RuleOptions[], deps?: UdpProxyDeps): UdpProxy {

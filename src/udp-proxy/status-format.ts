@@ -1,4 +1,5 @@
 // Renders the daemon's status (from the control socket) for `udp-proxy status`.
+import { describeOffload } from '../lib/offload';
 import type { UdpProxyStatus } from './daemon';
 import type { Flow, RuleStatus } from './rule';
 
@@ -34,7 +35,7 @@ function formatRule(r: RuleStatus, now: number): string {
   lines.push(`rule ${r.name === route ? route : `${r.name}: ${route}`}${r.listening ? '' : ' (NOT LISTENING, retrying)'}`);
   const from = [`${r.upstream} ${r.replies[0] ?? 0}`, ...r.aliases.map((a, i) => `${a}${/:\d+$/.test(a) ? '' : ' (any port)'} ${r.replies[i + 1] ?? 0}`)];
   lines.push(`  replies from:  ${from.join(', ')}`);
-  lines.push(`  sessions:      ${r.sessions.length} of at most ${r.maxSessions}, closed after ${Math.round(r.idleTimeoutMs / 1000)}s idle; ${c.sessionsOpened} opened, ${c.sessionsExpired} expired, ${c.sessionsEvicted} evicted (bound)`);
+  lines.push(`  sessions:      ${r.sessions.length} of at most ${r.maxSessions} (${r.maxSessionsPerClient} per client), closed after ${Math.round(r.idleTimeoutMs / 1000)}s idle; ${c.sessionsOpened} opened, ${c.sessionsExpired} expired, ${c.sessionsEvicted} evicted (bound), ${c.sessionsEvictedPerClient ?? 0} by their own client's newer ones (per-client bound)`);
   lines.push(`  allow:         ${r.allow.length ? r.allow.join(', ') : 'any client'}`);
   lines.push(`  to upstream:   ${flow(c.toUpstream)}`);
   lines.push(`  to clients:    ${flow(c.toClient)}`);
@@ -52,6 +53,10 @@ function formatRule(r: RuleStatus, now: number): string {
   return lines.join('\n');
 }
 
+export function formatDataPath(s: Pick<UdpProxyStatus, 'dataPath' | 'batch'>): string {
+  return `data path: ${describeOffload(s.dataPath?.batching, `batched, up to ${s.batch} datagrams per system call (recvmmsg/sendmmsg)`, 'one datagram per system call')}`;
+}
+
 export function formatStatus(s: UdpProxyStatus, now: number = s.now): string {
-  return s.rules.map((r) => formatRule(r, now)).join('\n\n');
+  return [formatDataPath(s), ...s.rules.map((r) => formatRule(r, now))].join('\n\n');
 }

@@ -73,6 +73,14 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
 s.sendto(b\"hello arm64\", (\"127.0.0.1\", 5300))
 assert s.recvfrom(2048)[0] == b\"HELLO ARM64\"'"
 	check "arm64 udp-proxy status counts the session" bash -c "${QEMU[*]} dist/udp-proxy-linux-arm64 status --json --control-socket $LAB_TMP/udp.sock | grep -Eq \"\\\"sessionsOpened\\\": [1-9]\""
+	check "arm64 udp-proxy runs the batched data path (recvmmsg/sendmmsg, epoll): qemu-user allows it" \
+		bash -c "${QEMU[*]} dist/udp-proxy-linux-arm64 status --control-socket $LAB_TMP/udp.sock | grep -q '^data path: batched'"
+	check "arm64 udp-proxy relays a burst of 200 datagrams and their replies, in order" bash -c "ip netns exec $(ns_name udp) python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+for i in range(200): s.sendto(b\"m%d\" % i, (\"127.0.0.1\", 5300))
+got = [s.recv(100) for i in range(200)]
+assert got == [b\"M%d\" % i for i in range(200)], got[:5]'"
 fi
 
 # ssdp-proxy, x64 at site A (minidlna's LAN), arm64 at site B: a search from B finds minidlna.

@@ -19,6 +19,10 @@
 #      file is refused and the running rules stay; SIGTERM stops cleanly
 #   f. bad flags are refused naming the flag
 #
+# a-e run three times: batched (the default), with --no-offload ("offload": false),
+# and with the kernel refusing recvmmsg/sendmmsg (the old-kernel stand-in), where
+# the daemon must say so once and fall back to one datagram per call.
+#
 # Run as root: test/e2e/udp-proxy.test.sh   (needs dist/udp-proxy-linux-x64; ~30 s)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,6 +76,7 @@ write_config() { # BOUNDED_MAX
     { "name": "allow",   "listen": "10.0.1.1:5307", "upstream": "10.0.2.254:53", "replyAlias": ["10.0.2.2:53"],
       "allow": ["10.9.0.0/16", "fd09::/16"] }
   ],
+  "offload": $OFFLOAD,
   "log": "$LAB_TMP/udp-proxy.log",
   "logLevel": "debug",
   "pidFile": "$LAB_TMP/udp-proxy.pid",
@@ -79,6 +84,15 @@ write_config() { # BOUNDED_MAX
 }
 EOF
 }
+proxy_checks() { # MODE: offload | no-offload | refused
+	local mode=$1 standin=()
+	OFFLOAD=true
+	case $mode in
+	no-offload) OFFLOAD=false ;;
+	refused) standin=(env UDM_PROXIES_TEST_KERNEL_REFUSES=batching) ;;
+	esac
+	echo "# ---------------- data path: $mode"
+	rm -f "$LAB_TMP/udp-proxy.log"
 write_config 2
 up_status() { nsx proxy "$UP" status --control-socket "$SOCK" "$@"; }
 # st JS-EXPRESSION : true if it holds for the status JSON; r(NAME) is that rule.
@@ -95,7 +109,7 @@ up_log_has() { grep -qF -- "$1" "$LAB_TMP/udp-proxy.log"; }
 qdig() { nsx client dig +short +tries=1 +time=2 @"$1" -p "$2" svc.test "${3:-A}" 2>&1 | grep -v '^;;' || true; }
 answer_is() { [ "$(qdig "$1" "$2" "${4:-A}")" = "$3" ]; }
 
-bg_in proxy "$LAB_TMP/udp-proxy.out" "$UP" --config "$CONF"
+bg_in proxy "$LAB_TMP/udp-proxy.out" "${standin[@]}" "$UP" --config "$CONF"
 UP_PID=$LAB_BG_PID
 require_wait 10 "udp-proxy is up (status answers)" up_status
 check "the log names each rule and where it listens" up_log_has "alias: listening on 10.0.1.1:5302 -> 10.0.2.254:53, replies also from 10.0.2.2:53"
@@ -121,6 +135,14 @@ check "a4: a dual-stack listener serves an IPv4 client" answer_is 10.0.1.1 5304 
 check "a4: ... and an IPv6 client of the same IPv4 service" answer_is fd00:1::1 5304 192.0.2.53
 status_says() { up_status | grep -qF -- "$1" || { up_status; return 1; }; }
 check "a5: status shows the rules in words" status_says "replies from:  10.0.2.254:53 0, 10.0.2.2:53 1"
+	case $mode in
+	offload) check "batched: status says so" status_says "data path: batched, up to 64 datagrams per system call (recvmmsg/sendmmsg)" ;;
+	no-offload) check "--no-offload: status says one datagram per system call" status_says "data path: one datagram per system call (--no-offload)" ;;
+	refused)
+		check "refused: the log warns once" bash -c "[ \$(grep -c 'the kernel refused recvmmsg/sendmmsg (EINVAL): moving one datagram per system call' '$LAB_TMP/udp-proxy.log') = 1 ]"
+		check "refused: status shows the fallback and why" status_says "data path: one datagram per system call (the kernel refused: EINVAL)"
+		;;
+	esac
 
 echo "# b. datagrams from a foreign source never reach the client"
 # The service gets a datagram on the VIP, then answers from elsewhere first, then as itself.
@@ -168,7 +190,7 @@ echo "# d. session bound and idle expiry"
 for i in 1 2 3; do qdig 10.0.1.1 5305 >"$LAB_TMP/bounded-$i.txt"; done
 check "d1: three clients, all answered" bash -c "cat '$LAB_TMP'/bounded-*.txt | grep -c 192.0.2.53 | grep -qx 3"
 check "d1: status: 2 sessions (maxSessions 2), 1 evicted" st 'r("bounded").sessions.length === 2 && r("bounded").counters.sessionsEvicted === 1 && r("bounded").counters.sessionsOpened === 3'
-check "d1: status in words shows the bound" status_says "sessions:      2 of at most 2, closed after 3s idle; 3 opened, 0 expired, 1 evicted"
+check "d1: status in words shows the bound" status_says "sessions:      2 of at most 2 (2 per client), closed after 3s idle; 3 opened, 0 expired, 1 evicted"
 wait_for 8 "d2: after 3 s idle the sessions expire" st 'r("bounded").sessions.length === 0 && r("bounded").counters.sessionsExpired === 2'
 
 echo "# e. SIGHUP reload"
@@ -196,6 +218,9 @@ check "e3: logged 'stopped', removed its pid file and socket" \
 check "e3: no per-packet log lines (debug level: one per session at most)" \
 	bash -c "[ \$(wc -l <'$LAB_TMP/udp-proxy.log') -lt 60 ]"
 bg_stop "$UP_PID"
+}
+
+for mode in offload no-offload refused; do proxy_checks "$mode"; done
 
 echo "# f. flags"
 upx() { nsx proxy "$UP" --control-socket "$LAB_TMP/f.sock" "$@" 2>&1; }

@@ -1,298 +1,293 @@
-// The daemon with fake sockets: no real network, no timers (sweep is called by hand).
+// The daemon for real on loopback: its native sockets against Node's dgram as
+// clients, upstream and aliases (127.0.0.0/8 gives as many addresses as
+// wanted). The clock is injected; sweep() is called by hand.
+import dgram from 'node:dgram';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventEmitter } from 'node:events';
-import type dgram from 'node:dgram';
 import { parseUdpProxyConfig } from '../../src/udp-proxy/config';
-import { createUdpProxy } from '../../src/udp-proxy/daemon';
+import { createUdpProxy, type UdpProxy } from '../../src/udp-proxy/daemon';
 import { formatStatus } from '../../src/udp-proxy/status-format';
 
-interface Sent {
-  msg: Buffer;
+interface Peer {
+  s: dgram.Socket;
   port: number;
-  address: string;
+  got: { msg: string; address: string; port: number }[];
+  send(msg: string | Buffer, port: number, address?: string): void;
+  close(): void;
 }
 
-class FakeSocket extends EventEmitter {
-  static nextPort = 40000;
-  sent: Sent[] = [];
-  closed = false;
-  port = 0;
-  bindError?: NodeJS.ErrnoException;
-  sendError?: NodeJS.ErrnoException;
-  constructor(readonly type: string) {
-    super();
-  }
-  bind(opts: number | { port: number }, cb: () => void) {
-    if (this.bindError) {
-      queueMicrotask(() => this.emit('error', this.bindError));
-      return this;
-    }
-    this.port = typeof opts === 'number' ? (opts || FakeSocket.nextPort++) : opts.port;
-    queueMicrotask(cb);
-    return this;
-  }
-  address() {
-    return { address: '0.0.0.0', family: 'IPv4', port: this.port };
-  }
-  remote?: { port: number; address: string };
-  connect(port: number, address: string, cb: () => void) {
-    if (this.remote) throw new Error('connected twice');
-    this.remote = { port, address };
-    queueMicrotask(() => {
-      this.connected = true;
-      cb();
+const open: Peer[] = [];
+function peer(address: string, port = 0): Promise<Peer> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    const got: Peer['got'] = [];
+    s.on('message', (m, r) => got.push({ msg: m.toString(), address: r.address, port: r.port }));
+    s.once('error', reject);
+    s.bind(port, address, () => {
+      const p: Peer = {
+        s,
+        port: s.address().port,
+        got,
+        send: (msg, to, at = '127.0.0.1') => s.send(msg, to, at),
+        close: () => s.close(),
+      };
+      open.push(p);
+      resolve(p);
     });
-  }
-  send(msg: Buffer, ...rest: any[]) {
-    let cb: (err: Error | null) => void;
-    if (typeof rest[0] === 'function') {
-      if (!this.connected) throw new Error('send without address on an unconnected socket');
-      cb = rest[0];
-      this.sent.push({ msg, ...this.remote! });
-    } else {
-      if (this.connected) throw new Error('ERR_SOCKET_DGRAM_IS_CONNECTED');
-      cb = rest[2];
-      this.sent.push({ msg, port: rest[0], address: rest[1] });
-    }
-    const err = this.sendError ?? null;
-    queueMicrotask(() => cb(err));
-  }
-  connected = false;
-  setRecvBufferSize() {}
-  close() {
-    if (this.closed) throw new Error('Not running');
-    this.closed = true;
-  }
-  deliver(text: string, address: string, port: number) {
-    this.emit('message', Buffer.from(text), { address, port, family: address.includes(':') ? 'IPv6' : 'IPv4', size: text.length });
-  }
+  });
 }
 
-function setup(raw: unknown) {
-  const sockets: FakeSocket[] = [];
+async function freePort(address = '127.0.0.1'): Promise<number> {
+  const p = await peer(address);
+  p.close();
+  open.splice(open.indexOf(p), 1);
+  return p.port;
+}
+
+const until = async (what: string, cond: () => boolean, ms = 2000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+async function setup(rules: Record<string, unknown>[], offload = true) {
   const clock = { t: 1_000_000 };
-  const proxy = createUdpProxy(parseUdpProxyConfig(raw).rules, {
-    now: () => clock.t,
-    createSocket: (o: dgram.SocketOptions) => {
-      const s = new FakeSocket(o.type);
-      sockets.push(s);
-      return s as unknown as dgram.Socket;
-    },
-  });
+  const proxy = createUdpProxy(parseUdpProxyConfig({ proxy: rules }).rules, { now: () => clock.t, offload });
   const warnings: string[] = [];
   proxy.on('warning', (_k, m) => warnings.push(m));
-  const listener = (i = 0) => sockets.filter((s) => s.port !== 0 && s.port < 40000)[i];
-  const upstreamOf = (client: string, port: number) => {
-    const st = proxy.status().rules.flatMap((r) => r.sessions).find((s) => s.client === `${client}:${port}` || s.client === `[${client}]:${port}`);
-    return sockets.find((s) => s.port === st?.localPort)!;
-  };
-  return { proxy, sockets, clock, listener, upstreamOf, warnings };
+  await proxy.start();
+  const rule = (i = 0) => proxy.status().rules[i];
+  const session = (client: string, i = 0) => rule(i).sessions.find((s) => s.client === client);
+  return { proxy, clock, rule, session, warnings };
 }
 
-const tick = () => new Promise((r) => setImmediate(r));
-const DNS = { proxy: [{ name: 'dns', listen: 53, upstream: '10.0.2.254:53', replyAlias: ['10.0.2.2:53', '10.0.2.9'] }] };
-
-test('forwards to the upstream and back from the upstream or an alias; drops the rest', async () => {
-  const { proxy, listener, upstreamOf } = setup(DNS);
-  await proxy.start();
-  const l = listener();
-  assert.is(l.type, 'udp6', 'no address: one dual-stack socket');
-  l.deliver('q1', '::ffff:10.0.1.2', 5000);
-  await tick();
-  const up = upstreamOf('::ffff:10.0.1.2', 5000);
-  assert.is(up.type, 'udp4');
-  assert.equal(up.sent.map((s) => [s.msg.toString(), s.address, s.port]), [['q1', '10.0.2.254', 53]]);
-
-  up.deliver('a-from-alias', '10.0.2.2', 53);
-  up.deliver('a-from-upstream', '10.0.2.254', 53);
-  up.deliver('a-any-port', '10.0.2.9', 777);
-  up.deliver('injected', '10.0.2.3', 53);
-  up.deliver('wrong-port', '10.0.2.2', 54);
-  assert.equal(l.sent.map((s) => [s.msg.toString(), s.address, s.port]), [
-    ['a-from-alias', '::ffff:10.0.1.2', 5000],
-    ['a-from-upstream', '::ffff:10.0.1.2', 5000],
-    ['a-any-port', '::ffff:10.0.1.2', 5000],
-  ]);
-  const r = proxy.status().rules[0];
-  assert.equal(r.replies, [1, 1, 1]);
-  assert.is(r.counters.drops.foreignSource, 2);
-  assert.is(r.sessions[0].foreign, 2);
-  assert.equal(r.counters.toUpstream, { packets: 1, bytes: 2 });
-  assert.equal(r.counters.toClient, { packets: 3, bytes: 'a-from-alias'.length + 'a-from-upstream'.length + 'a-any-port'.length });
+function done(proxy: UdpProxy) {
   proxy.close();
   proxy.close(); // twice is safe
-  assert.ok(l.closed && up.closed);
-});
+  for (const p of open.splice(0)) p.close();
+}
 
-test('one upstream socket per client; the same client reuses its own', async () => {
-  const { proxy, listener, sockets } = setup(DNS);
-  await proxy.start();
-  const l = listener();
-  l.deliver('a', '10.0.1.2', 1);
-  l.deliver('b', '10.0.1.2', 2);
-  l.deliver('c', '10.0.1.2', 1);
-  await tick();
-  assert.is(sockets.length, 3);
-  assert.is(proxy.status().rules[0].sessions.length, 2);
-  assert.is(proxy.status().rules[0].counters.sessionsOpened, 2);
-  proxy.close();
+for (const offload of [true, false]) {
+  const how = offload ? 'batched' : '--no-offload';
+  test(`${how}: forwards to the upstream and back from the upstream or an alias; drops the rest`, async () => {
+    const up = await peer('127.0.0.10');
+    const alias = await peer('127.0.0.11');
+    const any = await peer('127.0.0.12');
+    const stranger = await peer('127.0.0.13');
+    const wrongPort = await peer('127.0.0.11');
+    const listen = await freePort();
+    const { proxy, rule, session } = await setup(
+      [{ name: 'dns', listen: `127.0.0.1:${listen}`, upstream: `127.0.0.10:${up.port}`, replyAlias: [`127.0.0.11:${alias.port}`, '127.0.0.12'] }],
+      offload,
+    );
+    assert.match(formatStatus(proxy.status()), offload ? 'data path: batched' : 'data path: one datagram per system call (--no-offload)');
+    const client = await peer('127.0.0.2');
+    client.send('q1', listen);
+    await until('the query upstream', () => up.got.length === 1);
+    assert.equal([up.got[0].msg, up.got[0].address], ['q1', '127.0.0.1']);
+    const sessionPort = up.got[0].port;
+    assert.is(session(`127.0.0.2:${client.port}`)?.localPort, sessionPort);
+    alias.send('a-from-alias', sessionPort);
+    await until('first answer', () => client.got.length === 1);
+    up.send('a-from-upstream', sessionPort);
+    await until('second answer', () => client.got.length === 2);
+    any.send('a-any-port', sessionPort);
+    await until('third answer', () => client.got.length === 3);
+    stranger.send('injected', sessionPort);
+    wrongPort.send('wrong-port', sessionPort);
+    await until('foreign counted', () => rule().counters.drops.foreignSource === 2);
+    assert.equal(client.got.map((g) => [g.msg, g.address, g.port]), [
+      ['a-from-alias', '127.0.0.1', listen],
+      ['a-from-upstream', '127.0.0.1', listen],
+      ['a-any-port', '127.0.0.1', listen],
+    ]);
+    const r = rule();
+    assert.equal(r.replies, [1, 1, 1]);
+    assert.is(r.sessions[0].foreign, 2);
+    assert.equal(r.counters.toUpstream, { packets: 1, bytes: 2 });
+    assert.equal(r.counters.toClient, { packets: 3, bytes: 'a-from-alias'.length + 'a-from-upstream'.length + 'a-any-port'.length });
+    done(proxy);
+  });
+
+  test(`${how}: a burst of 500 datagrams of every size goes through, in order, each way`, async () => {
+    const up = await peer('127.0.0.10');
+    up.s.setRecvBufferSize(8 << 20);
+    const listen = await freePort();
+    const { proxy, rule } = await setup([{ listen: `127.0.0.1:${listen}`, upstream: `127.0.0.10:${up.port}` }], offload);
+    const client = await peer('127.0.0.2');
+    client.s.setRecvBufferSize(8 << 20);
+    const sizes = Array.from({ length: 500 }, (_, i) => (i * 131) % 9000);
+    sizes[7] = 65507; // the largest datagram there is
+    for (let i = 0; i < sizes.length; i++) client.send(Buffer.alloc(sizes[i], i & 255), listen);
+    await until('all upstream', () => up.got.length === 500, 5000);
+    assert.equal(up.got.map((g) => g.msg.length), sizes);
+    const port = up.got[0].port;
+    // In bursts of 50: a session socket has the kernel's default buffer.
+    for (let i = 0; i < 500; i++) {
+      up.send(Buffer.from(`r${i}`), port);
+      if (i % 50 === 49) await until(`${i + 1} back`, () => client.got.length === i + 1, 5000);
+    }
+    assert.equal(client.got.map((g) => g.msg), Array.from({ length: 500 }, (_, i) => `r${i}`));
+    assert.is(rule().counters.toUpstream.packets, 500);
+    assert.is(rule().sessions.length, 1);
+    done(proxy);
+  });
+}
+
+test('one upstream socket per client; each client its own; IPv6 on a dual-stack listener', async () => {
+  const up = await peer('127.0.0.10');
+  const listen = await freePort('::');
+  const { proxy, rule } = await setup([{ listen: String(listen), upstream: `127.0.0.10:${up.port}` }]);
+  const a = await peer('127.0.0.2');
+  const b = await peer('127.0.0.2');
+  const c = await peer('::1');
+  a.send('a', listen);
+  b.send('b', listen);
+  a.send('c', listen);
+  c.send('six', listen, '::1');
+  await until('four upstream', () => up.got.length === 4);
+  const ports = new Set(up.got.map((g) => g.port));
+  assert.is(ports.size, 3);
+  const clients = rule().sessions.map((s) => s.client).sort();
+  assert.equal(clients, [`[::1]:${c.port}`, `[::ffff:127.0.0.2]:${a.port}`, `[::ffff:127.0.0.2]:${b.port}`].sort());
+  const six = up.got.find((g) => g.msg === 'six')!;
+  up.send('back to six', six.port);
+  await until('the IPv6 client hears back', () => c.got.length === 1);
+  assert.equal([c.got[0].msg, c.got[0].address], ['back to six', '::1']);
+  done(proxy);
 });
 
 test('idle sessions are closed by sweep; the bound evicts the least recently used', async () => {
-  const { proxy, listener, clock, upstreamOf } = setup({ proxy: [{ listen: 53, upstream: '10.0.2.254:53', idleTimeout: 10, maxSessions: 2 }] });
-  await proxy.start();
-  const l = listener();
-  l.deliver('a', '10.0.1.2', 1);
-  await tick();
-  const first = upstreamOf('10.0.1.2', 1);
-  clock.t += 1000;
-  l.deliver('b', '10.0.1.2', 2);
-  clock.t += 1000;
-  l.deliver('c', '10.0.1.2', 3);
-  await tick();
-  let r = proxy.status().rules[0];
-  assert.equal(r.sessions.map((s) => s.client), ['10.0.1.2:3', '10.0.1.2:2']);
+  const up = await peer('127.0.0.10');
+  const listen = await freePort();
+  const { proxy, rule, clock } = await setup([{ listen: `127.0.0.1:${listen}`, upstream: `127.0.0.10:${up.port}`, idleTimeout: 10, maxSessions: 2 }]);
+  const c = [await peer('127.0.0.2'), await peer('127.0.0.3'), await peer('127.0.0.4')];
+  for (const p of c) {
+    p.send('x', listen);
+    await until('upstream', () => up.got.length === c.indexOf(p) + 1);
+    clock.t += 1000;
+  }
+  let r = rule();
+  assert.equal(r.sessions.map((s) => s.client), [`127.0.0.4:${c[2].port}`, `127.0.0.3:${c[1].port}`]);
   assert.is(r.counters.sessionsEvicted, 1);
-  assert.ok(first.closed, 'the evicted session socket is closed');
-  const second = upstreamOf('10.0.1.2', 2);
-  clock.t += 9_000; // port 2 idle 10 s, port 3 idle 9 s
+  clock.t += 8_000; // .3 idle 10 s, .4 idle 9 s
   proxy.sweep();
-  r = proxy.status().rules[0];
-  assert.equal(r.sessions.map((s) => s.client), ['10.0.1.2:3']);
+  r = rule();
+  assert.equal(r.sessions.map((s) => s.client), [`127.0.0.4:${c[2].port}`]);
   assert.is(r.counters.sessionsExpired, 1);
-  assert.ok(second.closed);
   // A reply refreshes the session too
-  upstreamOf('10.0.1.2', 3).deliver('x', '10.0.2.254', 53);
+  up.send('r', up.got[2].port);
+  await until('reply', () => c[2].got.length === 1);
   clock.t += 9_999;
   proxy.sweep();
-  assert.is(proxy.status().rules[0].sessions.length, 1);
-  proxy.close();
+  assert.is(rule().sessions.length, 1);
+  done(proxy);
+});
+
+test('one host spraying source ports evicts only its own sessions (maxSessionsPerClient)', async () => {
+  const up = await peer('127.0.0.10');
+  const listen = await freePort();
+  const { proxy, rule } = await setup([{ listen: `127.0.0.1:${listen}`, upstream: `127.0.0.10:${up.port}`, maxSessions: 8, maxSessionsPerClient: 3 }]);
+  const victim = await peer('127.0.0.9');
+  victim.send('mine', listen);
+  await until('victim upstream', () => up.got.length === 1);
+  const sprayers = await Promise.all(Array.from({ length: 20 }, () => peer('127.0.0.66')));
+  for (const s of sprayers) s.send('spray', listen);
+  await until('spray counted', () => rule().counters.toUpstream.packets === 21);
+  const r = rule();
+  assert.is(r.sessions.length, 4, "the victim's and 3 of the sprayer's");
+  assert.is(r.counters.sessionsEvictedPerClient, 17);
+  assert.is(r.counters.sessionsEvicted, 0);
+  up.send('still yours', up.got[0].port);
+  await until('the victim keeps its session', () => victim.got.length === 1);
+  done(proxy);
 });
 
 test('clients outside the allow-list open no session', async () => {
-  const { proxy, listener, sockets } = setup({ proxy: [{ listen: 53, upstream: '10.0.2.254:53', allow: ['10.0.1.0/24', '2001:db8::/32'] }] });
-  await proxy.start();
-  const l = listener();
-  l.deliver('no', '::ffff:10.0.9.2', 1);
-  l.deliver('no', '2001:db9::1', 1);
-  l.deliver('yes', '::ffff:10.0.1.7', 1);
-  l.deliver('yes', '2001:db8::1', 1);
-  l.deliver('yes', '10.0.1.8', 1);
-  await tick();
-  const r = proxy.status().rules[0];
-  assert.is(r.counters.drops.notAllowed, 2);
-  assert.is(r.sessions.length, 3);
-  assert.is(sockets.length, 4);
-  proxy.close();
+  const up = await peer('127.0.0.10');
+  const listen = await freePort('::');
+  const { proxy, rule } = await setup([{ listen: String(listen), upstream: `127.0.0.10:${up.port}`, allow: ['127.0.0.2/32', '::1/128'] }]);
+  const no = await peer('127.0.0.3');
+  const yes = await peer('127.0.0.2');
+  const six = await peer('::1');
+  no.send('no', listen);
+  yes.send('yes', listen);
+  six.send('yes6', listen, '::1');
+  await until('two allowed', () => up.got.length === 2);
+  await until('one refused', () => rule().counters.drops.notAllowed === 1);
+  assert.is(rule().sessions.length, 2);
+  done(proxy);
 });
 
-test('send errors are counted on the session and the proxy goes on', async () => {
-  const { proxy, listener, upstreamOf } = setup(DNS);
-  await proxy.start();
-  const l = listener();
-  l.deliver('q', '10.0.1.2', 1);
-  await tick();
-  const up = upstreamOf('10.0.1.2', 1);
-  up.sendError = Object.assign(new Error('send EHOSTUNREACH'), { code: 'EHOSTUNREACH' });
-  l.deliver('q2', '10.0.1.2', 1);
-  up.emit('error', Object.assign(new Error('recv ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'recvmsg' }));
-  await tick();
-  let s = proxy.status().rules[0].sessions[0];
-  assert.is(s.sendErrors, 1);
-  assert.is(s.socketErrors, 1);
-  assert.is(s.lastError, 'EHOSTUNREACH', 'the send failure came last');
-  up.sendError = undefined;
-  l.deliver('q3', '10.0.1.2', 1);
-  await tick();
-  s = proxy.status().rules[0].sessions[0];
-  assert.is(s.toUpstream.packets, 3);
-  assert.is(proxy.status().rules[0].counters.sendErrors, 1);
-  // errors on the listening socket are counted, not fatal
-  l.emit('error', Object.assign(new Error('x'), { code: 'ENOBUFS' }));
-  assert.is(proxy.status().rules[0].counters.socketErrors, 2);
-  proxy.close();
+test('without aliases the session socket is connected: an ICMP port unreachable is counted, not fatal', async () => {
+  const closedPort = await freePort();
+  const listen = await freePort();
+  const { proxy, rule, session } = await setup([{ listen: `127.0.0.1:${listen}`, upstream: `127.0.0.1:${closedPort}` }]);
+  const client = await peer('127.0.0.2');
+  client.send('q', listen);
+  await until('the error', () => {
+    const s = session(`127.0.0.2:${client.port}`);
+    return !!s && s.socketErrors + s.sendErrors >= 1;
+  });
+  assert.is(session(`127.0.0.2:${client.port}`)!.lastError, 'ECONNREFUSED');
+  client.send('q2', listen);
+  await until('counted', () => rule().counters.toUpstream.packets === 2);
+  done(proxy);
 });
 
-test('without aliases the session socket is connected; early datagrams wait for it', async () => {
-  const { proxy, listener, sockets } = setup({ proxy: [{ listen: 53, upstream: '[2001:db8::254]:53' }] });
-  await proxy.start();
-  const l = listener();
-  l.deliver('q1', '2001:db8:1::2', 7);
-  l.deliver('q2', '2001:db8:1::2', 7);
-  const up = sockets[sockets.length - 1];
-  assert.is(up.type, 'udp6');
-  assert.is(up.sent.length, 0, 'queued until connected');
-  await tick();
-  assert.ok(up.connected);
-  assert.equal(up.sent.map((s) => [s.msg.toString(), s.address, s.port]), [['q1', '2001:db8::254', 53], ['q2', '2001:db8::254', 53]]);
-  l.deliver('q3', '2001:db8:1::2', 7);
-  assert.is(up.sent.length, 3);
-  // ICMP port unreachable shows as a receive error on a connected socket: counted, not fatal
-  up.emit('error', Object.assign(new Error('recvmsg ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'recvmsg' }));
-  up.deliver('answer', '2001:db8::254', 53);
-  const r = proxy.status().rules[0];
-  assert.is(r.sessions[0].socketErrors, 1);
-  assert.is(r.sessions[0].lastError, 'ECONNREFUSED');
-  assert.equal(r.replies, [1]);
-  assert.equal(l.sent.map((s) => [s.msg.toString(), s.address, s.port]), [['answer', '2001:db8:1::2', 7]]);
-  proxy.close();
-});
-
-test('start fails when a rule cannot listen, closing what it opened', async () => {
-  const { proxy, sockets } = setup(DNS);
-  const orig = FakeSocket.prototype.bind;
-  FakeSocket.prototype.bind = function (this: FakeSocket, o: any, cb: () => void) {
-    if (typeof o === 'object') this.bindError = Object.assign(new Error('bind EADDRINUSE'), { code: 'EADDRINUSE' });
-    return orig.call(this, o, cb);
-  };
-  try {
-    await proxy.start().then(
-      () => assert.unreachable('should fail'),
-      (err) => assert.match(err.message, 'cannot listen on [::]:53: EADDRINUSE'),
-    );
-    assert.ok(sockets.every((s) => s.closed));
-  } finally {
-    FakeSocket.prototype.bind = orig;
-  }
+test('start fails when a rule cannot listen, naming the address and the cause', async () => {
+  const taken = await peer('127.0.0.1');
+  const proxy = createUdpProxy(parseUdpProxyConfig({ proxy: [{ listen: `127.0.0.1:${taken.port}`, upstream: '127.0.0.10:53' }] }).rules);
+  await proxy.start().then(
+    () => assert.unreachable('should fail'),
+    (err) => assert.is(err.message, `cannot listen on 127.0.0.1:${taken.port}: EADDRINUSE`),
+  );
+  done(proxy);
 });
 
 test('reload keeps the sessions of unchanged rules and closes the others', async () => {
-  const two = { proxy: [{ name: 'a', listen: 53, upstream: '10.0.2.254:53' }, { name: 'b', listen: 54, upstream: '10.0.2.254:54' }] };
-  const { proxy, listener, upstreamOf, sockets } = setup(two);
-  await proxy.start();
-  listener(0).deliver('x', '10.0.1.2', 1);
-  listener(1).deliver('y', '10.0.1.2', 2);
-  await tick();
-  const ua = upstreamOf('10.0.1.2', 1);
-  const ub = upstreamOf('10.0.1.2', 2);
-  const oldB = listener(1);
-  const changed = { proxy: [two.proxy[0], { ...two.proxy[1], idleTimeout: 5 }, { name: 'c', listen: 55, upstream: '10.0.2.254:55' }] };
-  await proxy.reconfigure(parseUdpProxyConfig(changed).rules);
+  const up = await peer('127.0.0.10');
+  const [la, lb, lc] = [await freePort(), await freePort(), await freePort()];
+  const a = { name: 'a', listen: `127.0.0.1:${la}`, upstream: `127.0.0.10:${up.port}` };
+  const b = { name: 'b', listen: `127.0.0.1:${lb}`, upstream: `127.0.0.10:${up.port}` };
+  const { proxy, rule } = await setup([a, b]);
+  const client = await peer('127.0.0.2');
+  client.send('x', la);
+  client.send('y', lb);
+  await until('both', () => up.got.length === 2);
+  const before = rule(0).sessions.map((s) => s.localPort);
+  await proxy.reconfigure(parseUdpProxyConfig({ proxy: [a, { ...b, idleTimeout: 5 }, { name: 'c', listen: `127.0.0.1:${lc}`, upstream: `127.0.0.10:${up.port}` }] }).rules);
   const rules = proxy.status().rules;
   assert.equal(rules.map((r) => [r.name, r.sessions.length, r.listening]), [['a', 1, true], ['b', 0, true], ['c', 0, true]]);
-  assert.not.ok(ua.closed);
-  assert.ok(ub.closed && oldB.closed);
+  assert.equal(rule(0).sessions.map((s) => s.localPort), before, 'the same socket');
   assert.is(rules[0].counters.toUpstream.packets, 1, 'counters of an unchanged rule survive');
-  assert.is(sockets.filter((s) => !s.closed).length, 4);
-  proxy.close();
+  client.send('z', lb);
+  await until('the changed rule forwards again', () => up.got.length === 3);
+  done(proxy);
 });
 
 test('status renders rules, replies per alias, drops and sessions', async () => {
-  const { proxy, listener, upstreamOf, clock } = setup(DNS);
-  await proxy.start();
-  listener().deliver('q', '10.0.1.2', 5000);
-  await tick();
-  upstreamOf('10.0.1.2', 5000).deliver('a', '10.0.2.2', 53);
-  upstreamOf('10.0.1.2', 5000).deliver('evil', '10.0.2.3', 53);
+  const up = await peer('127.0.0.10');
+  const alias = await peer('127.0.0.11');
+  const evil = await peer('127.0.0.13');
+  const listen = await freePort();
+  const { proxy, clock, rule } = await setup([{ name: 'dns', listen: `127.0.0.1:${listen}`, upstream: `127.0.0.10:${up.port}`, replyAlias: [`127.0.0.11:${alias.port}`, '127.0.0.12'] }]);
+  const client = await peer('127.0.0.2');
+  client.send('q', listen);
+  await until('upstream', () => up.got.length === 1);
+  alias.send('a', up.got[0].port);
+  evil.send('evil', up.got[0].port);
+  await until('both', () => client.got.length === 1 && rule().counters.drops.foreignSource === 1);
   clock.t += 3000;
   const out = formatStatus(proxy.status());
-  assert.match(out, 'rule dns: :53 -> 10.0.2.254:53');
-  assert.match(out, 'replies from:  10.0.2.254:53 0, 10.0.2.2:53 1, 10.0.2.9 (any port) 0');
-  assert.match(out, 'sessions:      1 of at most 4096, closed after 60s idle; 1 opened, 0 expired, 0 evicted');
+  assert.match(out, `rule dns: 127.0.0.1:${listen} -> 127.0.0.10:${up.port}`);
+  assert.match(out, `replies from:  127.0.0.10:${up.port} 0, 127.0.0.11:${alias.port} 1, 127.0.0.12 (any port) 0`);
+  assert.match(out, 'sessions:      1 of at most 4096 (256 per client), closed after 60s idle; 1 opened, 0 expired, 0 evicted');
   assert.match(out, '1 from foreign sources');
-  assert.match(out, /^  10\.0\.1\.2:5000 +4\d{4} +3s ago +1 +1 +1 +0$/m);
-  proxy.close();
+  assert.match(out, new RegExp(`^  127\\.0\\.0\\.2:${client.port} +${up.got[0].port} +3s ago +1 +1 +1 +0$`, 'm'));
+  done(proxy);
 });
 
 test.run();

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createReplyMatcher } from '../../src/udp-proxy/alias';
 import { formatEndpoint, parseEndpoint, parseListen } from '../../src/udp-proxy/endpoint';
 
 test('parses HOST:PORT for IPv4 and [IPv6]:PORT', () => {
@@ -41,31 +40,6 @@ test('formats endpoints back', () => {
   assert.is(formatEndpoint({ family: 6, address: '2001:db8::1', port: 53 }), '[2001:db8::1]:53');
   assert.is(formatEndpoint({ family: 4, address: '10.0.0.1' }), '10.0.0.1');
   assert.is(formatEndpoint({ port: 53 }), ':53');
-});
-
-test('reply matcher: upstream is 0, aliases 1.., anyone else -1', () => {
-  const m = createReplyMatcher(parseEndpoint('10.0.0.254:53'), [
-    parseEndpoint('10.0.0.253:53', { optionalPort: true }),
-    parseEndpoint('10.0.0.252', { optionalPort: true }),
-  ]);
-  assert.is(m('10.0.0.254', 53), 0);
-  assert.is(m('10.0.0.254', 54), -1, 'the upstream address from another port is not the upstream');
-  assert.is(m('10.0.0.253', 53), 1);
-  assert.is(m('10.0.0.253', 5353), -1, 'an alias with a port matches that port only');
-  assert.is(m('10.0.0.252', 1), 2, 'an alias without a port matches any port');
-  assert.is(m('10.0.0.252', 65535), 2);
-  assert.is(m('10.0.0.251', 53), -1);
-  assert.is(m('::ffff:10.0.0.254', 53), -1);
-});
-
-test('reply matcher prefers an alias with the exact port over one without', () => {
-  const m = createReplyMatcher(parseEndpoint('[2001:db8::1]:53'), [
-    parseEndpoint('2001:db8::2', { optionalPort: true }),
-    parseEndpoint('[2001:db8::2]:53', { optionalPort: true }),
-  ]);
-  assert.is(m('2001:db8::2', 53), 2);
-  assert.is(m('2001:db8::2', 54), 1);
-  assert.is(m('2001:db8::1', 53), 0);
 });
 
 test.run();
