@@ -49,6 +49,8 @@ anon0=$(kb "$UP_PID" RssAnon)
 echo "# before: RssAnon $((anon0 / 1024)) MB, VmRSS $(($(kb "$UP_PID" VmRSS) / 1024)) MB; the other host's session on port $port0"
 
 # Sample RssAnon every 0.2 s during the flood for the peak.
+answers() { grep -c '^192.0.2.53$' "$LAB_TMP/legit.txt" || true; }
+before_flood=$(answers)
 touch "$LAB_TMP/sampling"
 ( peak=0; while [ -e "$LAB_TMP/sampling" ]; do a=$(kb "$UP_PID" RssAnon); [ "$a" -gt "$peak" ] && peak=$a; echo "$peak" >"$LAB_TMP/peak"; sleep 0.2; done ) &
 SAMPLER=$!
@@ -70,8 +72,9 @@ sys.exit(0 if n <= r.get("maxSessionsPerClient", 0) else 1)'
 }
 check "the flooding host holds at most --max-sessions-per-client sessions" per_client_bounded
 check "the other host kept its session (same socket) through the flood" bash -c "[ '$(session_port)' = '$port0' ]"
-legit_ok() { [ "$(grep -c '^192.0.2.53$' "$LAB_TMP/legit.txt")" -ge 5 ] && [ "$(tail -n 3 "$LAB_TMP/legit.txt" | grep -c '^192.0.2.53$')" = 3 ]; }
-check "the other host was answered during and after the flood" legit_ok
+check "the other host was answered during the flood" test "$(answers)" -gt "$before_flood"
+after_flood=$(answers)
+wait_for 5 "and after it (two more answers)" bash -c "[ \$(grep -c '^192.0.2.53$' '$LAB_TMP/legit.txt') -ge $((after_flood + 2)) ]"
 echo "# peak: RssAnon $((peak / 1024)) MB ($(((peak - anon0) / 1024)) MB more)"
 check "RssAnon grew by less than 20 MB at peak" test $((peak - anon0)) -lt $((20 * 1024))
 flood_gone() { [ "$(nsx proxy "$UP" status --control-socket "$SOCK" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["rules"][0]["sessions"]))')" -le 1 ]; }
