@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what building and testing need on a fresh Debian machine: the
 # Debian packages (qemu-user for the arm64 executables, cross libs, binutils to
-# strip and read ELF, iproute2 and the real test peers), then npm ci.
+# strip and read ELF, iproute2 and the real test peers, libfaketime for the
+# fault tests), then npm ci.
 # Safe to run again: it installs only what is missing.
 set -eu
 
@@ -11,6 +12,7 @@ DEBIAN_PACKAGES="
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
   ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3 minidlna nmap
   avahi-daemon avahi-utils python3-zeroconf dbus-daemon
+  faketime
 "
 # Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
 # baselines, and cc for the UDP load generator.
