@@ -29,7 +29,8 @@ test-unit: node_modules/.package-lock.json
 test-e2e: build
 	@bash scripts/test.sh --e2e-only
 
-# Property tests of every decoder, longer and from a new seed (printed; SEED=N replays it).
+# Property tests of every decoder, longer and from a new seed (printed; SEED=N replays it),
+# then a live flood of every daemon in its lab, one table each (root, ~4 min).
 SEED ?=
 fuzz: setup build
 	@SEED=$(SEED) bash scripts/fuzz.sh
@@ -49,7 +50,7 @@ lab: node_modules/.package-lock.json
 
 lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
-	shellcheck -x $(wildcard scripts/*.sh scripts/bench/*.sh test/e2e/*.sh test/lab/*.sh) .ci/run
+	shellcheck -x $(wildcard scripts/*.sh scripts/fuzz/*.sh scripts/bench/*.sh test/e2e/*.sh test/lab/*.sh) .ci/run
 	shellcheck -x -s sh scripts/udm-proxies on_boot.d/10-proxy.sh.in
 
 clean:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make fuzz: the property tests of every decoder, longer than in `make test` and from a
-# new seed (printed first, so a failure can be replayed with `make fuzz SEED=N`).
-# Usage: scripts/fuzz.sh   (env: SEED, FUZZ_RUNS: runs per property as a multiple of make test's)
+# new seed (printed first, so a failure can be replayed with `make fuzz SEED=N`), then the
+# live flood of every running daemon (scripts/fuzz/live.sh, as root, about 4 minutes).
+# Usage: scripts/fuzz.sh   (env: SEED; FUZZ_RUNS: runs per property as a multiple of
+# make test's; FUZZ_LIVE=0 skips the live flood)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -12,5 +14,14 @@ echo "== property tests"
 FUZZ_SEED=$seed FUZZ_RUNS=$runs node_modules/.bin/uvu -r esbuild-register test 'properties\.test\.ts$' -i e2e
 rc=$?
 [ "$rc" = 0 ] || echo "not ok - property tests failed; replay: make fuzz SEED=$seed"
+live=0
+if [ "${FUZZ_LIVE:-1}" = 1 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "not ok - the live flood needs root (network namespaces); run: sudo make fuzz"
+		live=1
+	else
+		SEED=$seed bash scripts/fuzz/live.sh || live=$?
+	fi
+fi
 echo "== fuzz: seed $seed"
-exit "$rc"
+[ "$rc" = 0 ] && [ "$live" = 0 ]
