@@ -22,6 +22,8 @@
 #      and an outbound ST filter, set by SIGHUP, keeps a search at home)
 #   g. a hub (C with --hub, A and B as its spokes): a search from B finds minidlna
 #      through the hub, and NOTIFYs are not looped back
+#   (issue 15) frames B sent to A, captured and sent back to B from A's address, are
+#      refused (reflected); while one host floods 1100 searches, three others are answered
 #
 # Run as root: test/e2e/ssdp-proxy.test.sh  (needs dist/ssdp-proxy-linux-x64, minidlna,
 # nmap, curl, tcpdump, python3; about 60 s)
@@ -55,22 +57,6 @@ start_proxy() { # SITE
 	ssdp_proxy_start "$1" "$SP"
 	PROXY[$1]=$LAB_BG_PID
 }
-status_json() { nsx "$2" "$SP" status --json --control-socket "$LAB_TMP/$1.sock"; }
-# jget SITE NS PYEXPR : evaluates a python expression over the status as `s`
-jget() { status_json "$1" "$2" | python3 -c "import json,sys; s=json.load(sys.stdin); print($3)"; }
-log_has() { grep -qE -- "$2" "$LAB_TMP/$1.log"; }
-reloads() { grep -c 'configuration reloaded' "$LAB_TMP/$1.log" || true; }
-# hup WHAT SITE... : SIGHUP those proxies and wait until each has logged one more reload.
-hup() {
-	local what=$1 s cond=true
-	shift
-	for s in "$@"; do
-		cond="$cond && [ \$(grep -c 'configuration reloaded' $LAB_TMP/$s.log) -gt $(reloads "$s") ]"
-		kill -HUP "$(cat "$LAB_TMP/$s.pid")"
-	done
-	wait_for 5 "$what" sh -c "$cond"
-}
-
 # ------------------------------------------------------------------ a. two sites
 # Another SSDP listener on A's router (UniFi's miniupnpd stands for it) holds port 1900 first.
 bg_in arouter "$LAB_TMP/other1900.out" python3 -u "$PY" listen other 192.168.1.1
@@ -80,11 +66,11 @@ conf a '["lan0"]' '["10.0.0.2"]'
 conf b '["lan0"]' '["10.0.0.1"]'
 start_proxy a
 start_proxy b
-require_wait 5 "proxy A starts beside the other port-1900 listener" log_has a "joined 239.255.255.250 on lan0"
+require_wait 5 "proxy A starts beside the other port-1900 listener" ssdp_log_has a "joined 239.255.255.250 on lan0"
 require_wait 5 "proxy B is up though its LAN interface is missing" test -S "$LAB_TMP/b.sock"
-check "B's status shows lan0 missing" jget b brouter 's["lans"][0]["present"] == False or sys.exit(1)'
+check "B's status shows lan0 missing" ssdp_jget b brouter 's["lans"][0]["present"] == False or sys.exit(1)'
 lan_up b 2
-require_wait 10 "B joins the group once lan0 appears" log_has b "joined 239.255.255.250 on lan0 \\(192.168.2.1/24\\)"
+require_wait 10 "B joins the group once lan0 appears" ssdp_log_has b "joined 239.255.255.250 on lan0 \\(192.168.2.1/24\\)"
 
 # Passive listener on B's LAN for NOTIFYs (before minidlna starts, to hear its alive burst).
 bg_in blan "$LAB_TMP/blisten.out" python3 -u "$PY" listen blan
@@ -135,8 +121,39 @@ check "client 1 (upnp:rootdevice) gets its reply and only its own" own_replies 1
 check "client 2 (MediaServer) gets its reply and only its own" own_replies 2 "$MS" 1
 check "client 3 (ContentDirectory) gets its reply and only its own" own_replies 3 "$CD" 1
 check "client 4 (an ST nobody has) gets nothing" own_replies 4 urn:x-e2e:nothing-has-this 0
-check "A counted the searches it multicast and the replies it relayed" jget a arouter '(s["lans"][0]["searchesMulticast"] >= 4 and s["lans"][0]["repliesRelayed"] >= 3) or sys.exit(1)'
-check "B counted its LAN's searches and the replies it routed" jget b brouter '(s["lans"][0]["searches"] >= 4 and s["lans"][0]["repliesRouted"] >= 3) or sys.exit(1)'
+check "A counted the searches it multicast and the replies it relayed" ssdp_jget a arouter '(s["lans"][0]["searchesMulticast"] >= 4 and s["lans"][0]["repliesRelayed"] >= 3) or sys.exit(1)'
+check "B counted its LAN's searches and the replies it routed" ssdp_jget b brouter '(s["lans"][0]["searches"] >= 4 and s["lans"][0]["repliesRouted"] >= 3) or sys.exit(1)'
+
+# ------------------------------------------------------------------ reflected frames (issue 15.2)
+# Frames B sends to A, captured on the link and sent back to B from A's address within
+# the freshness window, must not be taken as A's: they name B as their sender.
+bg_in brouter "$LAB_TMP/btoa.out" tcpdump -n -U --immediate-mode -i vpnab -w "$LAB_TMP/btoa.pcap" udp and src 10.0.0.2 and dst port 1901
+btoa=$LAB_BG_PID
+wait_for 5 "a capture of B's frames to A is running" grep -q 'listening on' "$LAB_TMP/btoa.out"
+nsx blan python3 "$PY" searches 20 reflect 1 0.02
+# tcpdump prints its counts on SIGUSR1
+captured() { kill -USR1 "$btoa" && sleep 0.2 && grep -q "^tcpdump: $1 packets captured" "$LAB_TMP/btoa.out"; }
+wait_for 3 "... it has the 20 search frames B sent" captured 20
+bg_stop "$btoa"
+reflected=$(nsx arouter python3 "$PY" replay "$LAB_TMP/btoa.pcap" 10.0.0.1 10.0.0.2)
+check "20 frames B sent to A were captured and sent back to B from A's address" test "$reflected" = 20
+wait_for 3 "B refuses every one of them, counted reflected" ssdp_jget b brouter '(s["peers"][0]["drops"].get("reflected", 0) == 20) or sys.exit(1)'
+check "... and multicast none on its LAN" not grep -q '^192\.168\.2\.1 M-SEARCH' "$LAB_TMP/blisten.out"
+
+# ------------------------------------------------------------------ one host floods searches (issue 15.3)
+# One LAN host sends 1100 valid searches of distinct STs; three others search for the
+# MediaServer at A meanwhile: each is answered, the flood holds its quota only.
+for h in 11 12 13; do nsx blan ip addr add "192.168.2.$h/24" dev eth0; done
+nsx blan python3 "$PY" searches 1100 flood 5 0.001
+legit=()
+for h in 11 12 13; do
+	nsx blan python3 "$PY" search-from "192.168.2.$h" "$MS" 2.5 >"$LAB_TMP/legit$h.out" &
+	legit+=($!)
+done
+wait "${legit[@]}"
+check "during a flood of 1100 searches from one host, three other hosts are answered (3 of 3)" test "$(cat "$LAB_TMP"/legit1?.out | grep -c '^answered')" = 3
+check "... the flooding host held 64 pending searches and the rest is counted host-quota" ssdp_jget b brouter '(s["drops"].get("host-quota", 0) >= 1000 and "pending-full" not in s["drops"]) or sys.exit(1)'
+wait_for 8 "B's pending searches drain (MX + 1 s)" ssdp_jget b brouter '(s["pendingSearches"] == 0) or sys.exit(1)'
 
 # ------------------------------------------------------------------ IPv6 SSDP (ff02::c)
 bg_in alan "$LAB_TMP/device6.out" python3 -u "$PY" device6 eth0
@@ -148,21 +165,21 @@ check "... which heard it from A's router (link-local)" grep -q '^search from fe
 # ------------------------------------------------------------------ e. forged relay datagrams
 nsx arouter python3 "$PY" inject "not-the-shared-key-at-all" 10.0.0.2
 nsx blan python3 "$PY" inject "$(cat "$KEY")" 192.168.2.1
-wait_for 3 "a frame with the wrong key from a peer's address is dropped and counted" jget b brouter '(s["peers"][0]["drops"].get("bad-auth", 0) == 1) or sys.exit(1)'
-wait_for 3 "a frame from an address that is no peer is dropped and counted" jget b brouter '(s["drops"].get("unknown-peer", 0) == 1) or sys.exit(1)'
+wait_for 3 "a frame with the wrong key from a peer's address is dropped and counted" ssdp_jget b brouter '(s["peers"][0]["drops"].get("bad-auth", 0) == 1) or sys.exit(1)'
+wait_for 3 "a frame from an address that is no peer is dropped and counted" ssdp_jget b brouter '(s["drops"].get("unknown-peer", 0) == 1) or sys.exit(1)'
 check "neither forged NOTIFY reached B's LAN" not grep -q forged "$LAB_TMP/blisten.out"
 check "status prints per-LAN and per-peer counters" sh -c "ip netns exec $(ns_name brouter) $SP status --control-socket $LAB_TMP/b.sock | grep -E '^10\\.0\\.0\\.1 .*bad-auth 1'"
 
 # ------------------------------------------------------------------ filters (SIGHUP)
 conf b '["lan0"]' '["10.0.0.1"]' '"filters": { "outbound": { "deny": ["urn:x-e2e:private*"] } }'
-hup "B reloads with an outbound ST filter" b
+ssdp_hup "B ssdp_reloads with an outbound ST filter" b
 nsx blan python3 "$PY" search urn:x-e2e:private-thing 1 0.5 >/dev/null
-wait_for 3 "a search for a denied ST is not relayed, and counted" jget b brouter '(s["lans"][0]["filtered"] == 1) or sys.exit(1)'
+wait_for 3 "a search for a denied ST is not relayed, and counted" ssdp_jget b brouter '(s["lans"][0]["filtered"] == 1) or sys.exit(1)'
 
 # ------------------------------------------------------------------ IPv6 relay link (SIGHUP)
 conf a '["lan0"]' '["fd00:ab::2"]'
 conf b '["lan0"]' '["fd00:ab::1"]'
-hup "A and B reload with each other's IPv6 address as the peer" a b
+ssdp_hup "A and B reload with each other's IPv6 address as the peer" a b
 cap_start ab6 arouter vpnab udp port 1901
 check "a search from B's LAN finds minidlna at A over an IPv6 relay link" sh -c "ip netns exec $(ns_name blan) python3 $PY search $MS 1 2 | grep -q '192.168.1.10:8200/rootDesc.xml'"
 cap_stop ab6
@@ -173,8 +190,8 @@ conf a '["lan0"]' '["10.0.0.2", "10.0.1.2"]'
 conf b '["lan0"]' '["10.0.0.1", "10.0.2.2"]'
 conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]'
 start_proxy c
-hup "A and B reload with C as a peer (back to IPv4)" a b
-require_wait 5 "C joins the group" log_has c "joined 239.255.255.250 on lan0"
+ssdp_hup "A and B reload with C as a peer (back to IPv4)" a b
+require_wait 5 "C joins the group" ssdp_log_has c "joined 239.255.255.250 on lan0"
 bg_in clan "$LAB_TMP/clisten.out" python3 -u "$PY" listen clan
 wait_for 5 "passive listener on C's LAN is up" grep -q listening "$LAB_TMP/clisten.out"
 cap_start alan alan eth0 udp port 1900
@@ -196,7 +213,7 @@ check "... and A's LAN sees only the 10 originals (nothing re-multicast)" sh -c 
 conf a '["lan0"]' '["10.0.1.2"]'
 conf b '["lan0"]' '["10.0.2.2"]'
 conf c '["lan0"]' '["10.0.1.1", "10.0.2.1"]' '"hub": true'
-hup "the hub and its spokes reload" a b c
+ssdp_hup "the hub and its spokes reload" a b c
 hub_search() {
 	nsx blan python3 "$PY" search "$MS" 1 2.5 >"$LAB_TMP/hub.json"
 	own_replies_file "$LAB_TMP/hub.json"

@@ -228,7 +228,8 @@ cap_start() {
 	bg_in "$n" "$f" tcpdump -n -l --immediate-mode -i "$ifc" "$@"
 	LAB_CAP[$label]=$LAB_BG_PID
 	for _ in $(seq 1 50); do
-		grep -q '^listening on' "$f" 2>/dev/null && return 0
+		# "listening on", or with -v "tcpdump: listening on"
+		grep -qE '^(tcpdump: )?listening on' "$f" 2>/dev/null && return 0
 		bg_alive "$LAB_BG_PID" || break
 		sleep 0.1
 	done
@@ -246,7 +247,7 @@ cap_stop() {
 }
 cap_count() { grep -cE -- "$2" "$LAB_TMP/cap-$1.txt" || true; }
 cap_seen() { grep -qE -- "$2" "$LAB_TMP/cap-$1.txt"; }
-cap_show() { grep -vE '^(listening on|tcpdump: verbose|[0-9]+ packets)' "$LAB_TMP/cap-$1.txt" | lab_indent; }
+cap_show() { grep -vE '^((tcpdump: )?listening on|tcpdump: verbose|[0-9]+ packets)' "$LAB_TMP/cap-$1.txt" | lab_indent; }
 
 # ---------------------------------------------------------------- teardown
 

@@ -16,17 +16,46 @@
 # ssdp_two_sites_up            sites A and B with their LANs, the helpers, minidlna at A and
 #                              each proxy's config naming the other (conf a, conf b)
 # ssdp_helpers_write           $PY, a python3 SSDP helper (search, search6, device6,
-#                              listen, notify, unicast, inject), and $KEY, a shared key file
+#                              listen, notify, unicast, inject, searches, search-from,
+#                              replay), and $KEY, a shared key file
 # conf SITE LANS PEERS [EXTRA] $LAB_TMP/SITE.json for ssdp-proxy (JSON arrays; EXTRA: more
 #                              members); log, pid file, socket $LAB_TMP/SITE.{log,pid,sock}
 # minidlna_up                  minidlna on A's LAN (friendly name e2e-minidlna, port 8200)
 # ssdp_proxy_start SITE EXE [FLAGS...]  ssdp-proxy on SITErouter (with --config
 #                              $LAB_TMP/SITE.json unless FLAGS); pid in LAB_BG_PID
 # ssdp_logs_have REGEX         both A's and B's proxy logs have a line matching REGEX
-# Needs ip, python3, minidlnad, curl.
+# For the tests, with $SP the ssdp-proxy executable they run:
+# ssdp_status_json SITE NS     SITE's proxy status as JSON (asked in namespace NS)
+# ssdp_jget SITE NS PYEXPR     a python expression over that status as `s` (exit 1 to fail)
+# ssdp_log_has SITE REGEX      SITE's proxy log has a line matching REGEX
+# ssdp_hup WHAT SITE...        SIGHUP those proxies; a check (WHAT) that each logged one
+#                              more reload within 5 s
+#
+# mDNS (issue 14): real responders and browsers from Debian, one avahi-daemon per
+# namespace, each with a private D-Bus system bus and a private /run:
+# avahi_up NS HOST [IFACE]     avahi-daemon in NS named HOST, on IFACE (eth0); its bus at
+#                              $LAB_TMP/avahi-NS/bus.sock, its log avahi-NS/avahi.out
+# avahi_down NS                stops NS's avahi-daemon and its bus (to start another)
+# avahi_in NS CMD...           CMD in NS with DBUS_SYSTEM_BUS_ADDRESS at that bus
+#                              (avahi-publish, avahi-browse, avahi-resolve)
+# avahi_publish NS NAME TYPE PORT [HOST]  avahi-publish -s in the background (on HOST,
+#                              default the daemon's own); waits until it is established
+# avahi_address NS HOST ADDR   avahi-publish -a -R: an address record for HOST
+# mdns_helpers_write           $MDNS_PY, a helper for $MDNS_PYTHON: browse (python3-zeroconf),
+#                              query NAME [qu] (one query from port 5353), garbage N
+# relay_frames CAPLABEL TEXT   per direction ("10.0.0.1>10.0.0.2 N"), the relay datagrams
+#                              of a capture made with -A whose payload holds TEXT
+# lan6_up SITE NET             global IPv6 on SITE's LAN (fd0NET::10/64, router fd0NET::1)
+#                              and routes to it from the other routers over the VPN links
+# Needs ip, python3, minidlnad, curl; for mDNS avahi-daemon, avahi-utils, dbus-daemon,
+# python3-zeroconf.
 
 PY="$LAB_TMP/ssdp.py"
 KEY="$LAB_TMP/ssdp.key"
+MDNS_PY="$LAB_TMP/mdns.py"
+# Debian's python3, whose python3-zeroconf the mDNS helper imports (another python3 may come first on PATH).
+# shellcheck disable=SC2034 # for the scripts that source this file
+MDNS_PYTHON=/usr/bin/python3
 
 # p2p NS1 IF1 ADDR1 NS2 IF2 ADDR2 : a veth pair between two namespaces
 p2p() {
@@ -65,6 +94,21 @@ ssdp_topology_up() {
 lan_up() { # SITE(a|b|c) NET(1|2|3)
 	p2p "${1}lan" eth0 "192.168.$2.10/24" "${1}router" lan0 "192.168.$2.1/24"
 	nsx "${1}lan" ip route add default via "192.168.$2.1"
+}
+
+lan6_up() { # SITE(a|b|c) NET(1|2|3)
+	local s=$1 t pair side
+	nsx "${s}lan" ip -6 addr add "fd0$2::10/64" dev eth0 nodad
+	nsx "${s}router" ip -6 addr add "fd0$2::1/64" dev lan0 nodad
+	nsx "${s}lan" ip -6 route add default via "fd0$2::1"
+	ns_sysctl "${s}router" net.ipv6.conf.all.forwarding=1
+	for t in a b c; do
+		if [ "$t" = "$s" ] || [ ! -e "/run/netns/$(ns_name "${t}router")" ]; then continue; fi
+		# the VPN link between s and t: fd00:st::1 on the first of the two, ::2 on the other
+		if [[ $s < $t ]]; then pair=$s$t side=1; else pair=$t$s side=2; fi
+		ns_sysctl "${t}router" net.ipv6.conf.all.forwarding=1
+		nsx "${t}router" ip -6 route add "fd0$2::/64" via "fd00:$pair::$side"
+	done
 }
 
 ssdp_helpers_write() {
@@ -164,6 +208,35 @@ elif cmd == "unicast":  # unicast DEST : one NOTIFY to DEST:1900, as to a device
 elif cmd == "inject":  # inject KEY DEST
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.sendto(frame(sys.argv[2].encode()), (sys.argv[3], 1901))
+elif cmd == "searches":  # searches N TAG MX [PAUSE]: N searches of distinct STs, answers not awaited
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(int(sys.argv[2])):
+        msg = f'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: {sys.argv[4]}\r\nST: urn:x-e2e:{sys.argv[3]}:{i}\r\n\r\n'
+        s.sendto(msg.encode(), GROUP)
+        if len(sys.argv) > 5: time.sleep(float(sys.argv[5]))
+elif cmd == "search-from":  # search-from ADDR ST WAIT: one search from that source address; "answered" or not
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[2], 0))
+    s.sendto(f'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: {sys.argv[3]}\r\n\r\n'.encode(), GROUP)
+    s.settimeout(float(sys.argv[4]))
+    try:
+        s.recvfrom(9000); print("answered")
+    except socket.timeout:
+        print("unanswered")
+elif cmd == "replay":  # replay PCAP FROM DEST: each UDP payload of an IPv4 capture (tcpdump -w), again, from FROM to DEST:1901
+    data = open(sys.argv[2], "rb").read()
+    linktype = struct.unpack("<I", data[20:24])[0]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((sys.argv[3], 0))
+    off, n = 24, 0
+    while off + 16 <= len(data):
+        incl = struct.unpack("<I", data[off + 8:off + 12])[0]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        ip = pkt[14:] if linktype == 1 else pkt  # Ethernet, or raw IP
+        s.sendto(ip[(ip[0] & 15) * 4 + 8:], (sys.argv[4], 1901))
+        n += 1
+    print(n)
 EOF
 	python3 -c 'import secrets; print(secrets.token_hex(32))' >"$KEY"
 }
@@ -197,6 +270,20 @@ EOF
 # ssdp_logs_have REGEX : both A's and B's proxy logged a line that matches.
 ssdp_logs_have() { grep -qE -- "$1" "$LAB_TMP/a.log" && grep -qE -- "$1" "$LAB_TMP/b.log"; }
 
+ssdp_status_json() { nsx "$2" "$SP" status --json --control-socket "$LAB_TMP/$1.sock"; }
+ssdp_jget() { ssdp_status_json "$1" "$2" | python3 -c "import json,sys; s=json.load(sys.stdin); print($3)"; }
+ssdp_log_has() { grep -qE -- "$2" "$LAB_TMP/$1.log"; }
+ssdp_reloads() { grep -c 'configuration reloaded' "$LAB_TMP/$1.log" || true; }
+ssdp_hup() {
+	local what=$1 s cond=true
+	shift
+	for s in "$@"; do
+		cond="$cond && [ \$(grep -c 'configuration reloaded' $LAB_TMP/$s.log) -gt $(ssdp_reloads "$s") ]"
+		kill -HUP "$(cat "$LAB_TMP/$s.pid")"
+	done
+	wait_for 5 "$what" sh -c "$cond"
+}
+
 ssdp_proxy_start() { # SITE EXE [FLAGS...]
 	local site=$1 exe=$2
 	shift 2
@@ -212,6 +299,161 @@ ssdp_two_sites_up() {
 	minidlna_up
 	conf a '["lan0"]' '["10.0.0.2"]'
 	conf b '["lan0"]' '["10.0.0.1"]'
+}
+
+# ---------------------------------------------------------------- mDNS peers
+
+# avahi_up NS HOST [IFACE] : a private system bus and avahi-daemon in NS. avahi-daemon
+# keeps its PID file and socket in /run/avahi-daemon, so each runs in a mount namespace
+# of its own with a tmpfs on /run (nothing of the machine's /run is touched).
+declare -A AVAHI_PIDS=()
+avahi_up() {
+	local ns=$1 host=$2 ifc=${3:-eth0} d="$LAB_TMP/avahi-$1"
+	mkdir -p "$d"
+	cat >"$d/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$d/bus.sock</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/> <allow own="*"/> <allow send_destination="*"/> <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+EOF
+	cat >"$d/avahi.conf" <<EOF
+[server]
+host-name=$host
+domain-name=local
+use-ipv4=yes
+use-ipv6=yes
+allow-interfaces=$ifc
+enable-dbus=yes
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+EOF
+	rm -f "$d/bus.sock"
+	bg_in "$ns" "$d/dbus.out" dbus-daemon --config-file="$d/bus.conf" --nofork --nopidfile
+	AVAHI_PIDS[$ns]=$LAB_BG_PID
+	require_wait 5 "a private D-Bus system bus in $ns" test -S "$d/bus.sock"
+	bg_in "$ns" "$d/avahi.out" env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$d/bus.sock" unshare -m sh -c \
+		"mount -t tmpfs lab-run /run && exec avahi-daemon -f $d/avahi.conf --no-drop-root --no-chroot --no-rlimits --no-proc-title --debug"
+	AVAHI_PIDS[$ns]="${AVAHI_PIDS[$ns]} $LAB_BG_PID"
+	require_wait 10 "avahi-daemon $host.local is up in $ns" grep -q 'Server startup complete' "$d/avahi.out"
+}
+
+avahi_down() { # NS
+	local p
+	for p in ${AVAHI_PIDS[$1]:-}; do bg_stop "$p"; done
+	AVAHI_PIDS[$1]=
+}
+
+relay_frames() { # CAPLABEL TEXT
+	awk -v m="$2" '/^[0-9:.]+ IP6? / { dir = $3 ">" $5 } index($0, m) { n[dir]++ } END { for (d in n) print d, n[d] }' "$LAB_TMP/cap-$1.txt" |
+		sed -E 's/\.1901:?//g' | sort
+}
+
+avahi_in() { # NS CMD...
+	local ns=$1
+	shift
+	nsx "$ns" env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$LAB_TMP/avahi-$ns/bus.sock" "$@"
+}
+
+avahi_publish() { # NS NAME TYPE PORT [HOST]
+	local log
+	log="$LAB_TMP/avahi-$1/publish-$(printf '%s' "$3$2" | tr -c 'A-Za-z0-9' _).out"
+	bg_in "$1" "$log" env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$LAB_TMP/avahi-$1/bus.sock" avahi-publish -s ${5:+-H "$5"} "$2" "$3" "$4" "lab=$1"
+	require_wait 10 "avahi at $1 publishes \"$2\" ($3)" grep -q 'Established under name' "$log"
+}
+
+avahi_address() { # NS HOSTNAME ADDRESS : an address record of a host (no reverse PTR)
+	local log
+	log="$LAB_TMP/avahi-$1/address-$(printf '%s' "$2$3" | tr -c 'A-Za-z0-9' _).out"
+	bg_in "$1" "$log" env DBUS_SYSTEM_BUS_ADDRESS="unix:path=$LAB_TMP/avahi-$1/bus.sock" avahi-publish -a -R "$2" "$3"
+	require_wait 10 "avahi at $1 publishes $2 at $3" grep -q 'Established under name' "$log"
+}
+
+mdns_helpers_write() {
+	cat >"$MDNS_PY" <<'EOF'
+import socket, struct, sys, time
+
+def browse(stype, wait):
+    # python3-zeroconf's own browser and resolver, as an app at the site would use them
+    from zeroconf import ServiceBrowser, Zeroconf, IPVersion
+    zc = Zeroconf(ip_version=IPVersion.All)
+    found = {}
+    class L:
+        def add_service(self, zc, t, name): found[name] = None
+        def update_service(self, zc, t, name): pass
+        def remove_service(self, zc, t, name): pass
+    ServiceBrowser(zc, stype, L())
+    time.sleep(wait)
+    for name in sorted(found):
+        info = zc.get_service_info(stype, name, timeout=int(wait * 1000))
+        addrs = info.parsed_addresses() if info else []
+        print(name, info.port if info else "-", " ".join(sorted(addrs)))
+    zc.close()
+
+def listen(group, ifname, seconds):
+    # every mDNS packet to the group for SECONDS, one line each: source, port, length, header
+    fam = socket.AF_INET6 if ":" in group else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET:
+        s.bind((group, 5353))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton("0.0.0.0"))
+    else:
+        idx = socket.if_nametoindex(ifname)
+        s.bind((group, 5353, 0, idx))
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(fam, group) + struct.pack("@I", idx))
+    print("listening", flush=True)
+    end = time.time() + seconds
+    while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            data, frm = s.recvfrom(9000)
+        except socket.timeout:
+            break
+        print(frm[0], frm[1], len(data), data[:12].hex(), flush=True)
+
+def query(name, qu):
+    # one mDNS query (PTR) from port 5353, beside the host's responder
+    q = struct.pack(">HHHHHH", 0, 0, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
+    q += struct.pack(">HH", 12, 0x8001 if qu else 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 5353))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+    s.sendto(q, ("224.0.0.251", 5353))
+
+def garbage(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 5353))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
+    bad = [b"\0" * 5, bytes(12) + b"\xff" * 20, struct.pack(">HHHHHH", 0, 0, 1, 0, 0, 0) + b"\xc0\x0c\0\x0c\0\x01",
+           struct.pack(">HHHHHH", 0, 0x8400, 0, 200, 0, 0) + b"\0" * 11]
+    for i in range(n):
+        s.sendto(bad[i % len(bad)], ("224.0.0.251", 5353))
+        time.sleep(0.01)
+
+cmd = sys.argv[1]
+if cmd == "browse":      # browse TYPE SECONDS
+    browse(sys.argv[2], float(sys.argv[3]))
+elif cmd == "query":     # query NAME [qu]
+    query(sys.argv[2], len(sys.argv) > 3)
+elif cmd == "garbage":   # garbage N: malformed packets of every kind to the group
+    garbage(int(sys.argv[2]))
+elif cmd == "listen":    # listen GROUP IFNAME SECONDS
+    listen(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+EOF
 }
 
 # For `make lab TOPO=ssdp-proxy` (test/lab/up.sh): two sites as in the demo, with
