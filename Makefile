@@ -5,7 +5,7 @@ SHELL := /bin/bash
 DIR ?= test
 UVU := node_modules/.bin/uvu -r esbuild-register $(DIR) '\.test\.ts$$' -i e2e
 
-.PHONY: all build setup test test-unit test-e2e demo bench fuzz lab lint clean deploy
+.PHONY: all build setup test test-unit test-e2e demo bench fuzz lab lint clean deploy release
 
 all: build
 
@@ -17,6 +17,14 @@ node_modules/.package-lock.json: package-lock.json
 
 build: node_modules/.package-lock.json
 	node scripts/build.mjs
+
+# make release [VERSION=v0.2.0]: build, then dist/release/, a release's download
+# folder (gzipped executables, install.sh carrying their checksums, SHA256SUMS),
+# the same bytes from any clean clone of the same commit. Signing is separate:
+# RELEASE_SIGNING_KEY=<PEM> node scripts/sign-release.mjs dist/release
+VERSION ?=
+release: node_modules/.package-lock.json
+	node scripts/release.mjs $(if $(VERSION),--version $(VERSION))
 
 # Unit tests, then end-to-end tests in network namespaces (root), including
 # the arm64 executables under qemu-user; one summary line at the end.
@@ -81,7 +89,7 @@ deploy: deploy-need-host build
 	grep ' $(PROXY)-$(DEPLOY_ARCH)$$' dist/SHA256SUMS >"$$stage/SHA256SUMS" || { \
 	  echo 'ERROR: dist/$(PROXY)-$(DEPLOY_ARCH) was not built; is $(PROXY) a proxy (src/bin/$(PROXY).ts)?' >&2; exit 1; }; \
 	ln -s "$(CURDIR)/dist/$(PROXY)-$(DEPLOY_ARCH)" "$$stage/"; \
-	cp scripts/install.sh scripts/udm-proxies on_boot.d/10-proxy.sh.in "$$stage/"; \
+	cp dist/install.sh dist/udm-proxies dist/10-proxy.sh.in "$$stage/"; \
 	(cd "$$stage" && sha256sum install.sh udm-proxies 10-proxy.sh.in >>SHA256SUMS); \
 	echo "deploy: $(PROXY)-$(DEPLOY_ARCH) to $(HOST)"; \
 	tar -C "$$stage" -chf - . | $(DEPLOY_SSH) 'set -e; d=$$(mktemp -d /tmp/udm-proxies-deploy.XXXXXX); \

@@ -3,8 +3,10 @@
 //   dist/<proxy>.cjs            esbuild bundle, runs on any Node >= 20
 //   dist/<proxy>-linux-x64      single executable (Node SEA)
 //   dist/<proxy>-linux-arm64    single executable (Node SEA), stripped base
-//   dist/install.sh, udm-proxies, 10-proxy.sh.in   the installer and what it installs
+//   dist/install.sh, udm-proxies, 10-proxy.sh.in   the installer (its repository
+//                               URL filled in from package.json) and what it installs
 //   dist/SHA256SUMS             over everything above
+// `make release` (scripts/release.mjs) turns these into a release's assets.
 //
 // Why Node SEA and not classic pkg: pkg needs patched base binaries fetched
 // from outside the npm registry, and upstream archived it; its maintainers
@@ -16,7 +18,12 @@
 // are specific to the machine that makes them, and the arm64 executable is
 // made on x64. The build is reproducible: same sources, same bytes.
 //
-// Usage: node scripts/build.mjs [--bundle-only] [--out DIR] [--target linux-x64|linux-arm64]... [proxy...]
+// --version names the release (default: package.json's version); `--version`
+// of every executable prints it with the commit it was built from (git's HEAD,
+// "-dirty" when tracked files differ from it, "unknown" outside a git clone).
+//
+// Usage: node scripts/build.mjs [--bundle-only] [--out DIR] [--version X.Y.Z]
+//          [--target linux-x64|linux-arm64]... [proxy...]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -24,6 +31,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fetchPinned } from './fetch-pinned.mjs';
+import { releaseVersion, repositoryUrl, stampInstaller } from './release-info.mjs';
 import { TARGETS } from './pinned.mjs';
 
 const require = createRequire(import.meta.url);
@@ -46,12 +54,13 @@ const EXEC_ARGV = {
 };
 
 function parseArgs(argv) {
-  const opts = { bundleOnly: false, targets: [], proxies: [], out: undefined };
+  const opts = { bundleOnly: false, targets: [], proxies: [], out: undefined, version: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--bundle-only') opts.bundleOnly = true;
     else if (a === '--target') opts.targets.push(argv[++i]);
     else if (a === '--out') opts.out = path.resolve(argv[++i]);
+    else if (a === '--version') opts.version = argv[++i];
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}`);
     else opts.proxies.push(a);
   }
@@ -66,7 +75,20 @@ function discoverProxies() {
     .sort();
 }
 
-async function bundle(proxy, version) {
+// The commit the sources are at, only if root is the top of a git work tree
+// (not a tarball unpacked inside some other repository).
+function sourceCommit() {
+  const git = (...args) => execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    if (fs.realpathSync(git('rev-parse', '--show-toplevel')) !== fs.realpathSync(root)) return 'unknown';
+    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    return git('rev-parse', '--short=12', 'HEAD') + (dirty ? '-dirty' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function bundle(proxy, version, commit) {
   const esbuild = require('esbuild');
   const outfile = path.join(dist, `${proxy}.cjs`);
   const result = await esbuild.build({
@@ -80,7 +102,7 @@ async function bundle(proxy, version) {
     // Outside a SEA the native module comes from node_modules; inside one,
     // koffi.node is an asset and this require is never reached.
     external: ['koffi'],
-    define: { __UDM_PROXIES_VERSION__: JSON.stringify(version) },
+    define: { __UDM_PROXIES_VERSION__: JSON.stringify(version), __UDM_PROXIES_COMMIT__: JSON.stringify(commit) },
     banner: { js: '#!/usr/bin/env node' },
     legalComments: 'none',
     metafile: true,
@@ -154,7 +176,9 @@ const RELEASE_SCRIPTS = ['scripts/install.sh', 'scripts/udm-proxies', 'on_boot.d
 function copyReleaseScripts() {
   for (const f of RELEASE_SCRIPTS) {
     const out = path.join(dist, path.basename(f));
-    fs.copyFileSync(path.join(root, f), out);
+    let text = fs.readFileSync(path.join(root, f), 'utf8');
+    if (f === 'scripts/install.sh') text = stampInstaller(text, { REPO_URL: repositoryUrl(root) });
+    fs.writeFileSync(out, text);
     fs.chmodSync(out, 0o755);
   }
 }
@@ -171,7 +195,8 @@ function writeChecksums() {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.out) dist = opts.out;
-  const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+  const version = releaseVersion(root, opts.version);
+  const commit = sourceCommit();
   const all = discoverProxies();
   const proxies = opts.proxies.length ? opts.proxies : all;
   for (const p of proxies) if (!all.includes(p)) throw new Error(`no entry src/bin/${p}.ts (have: ${all.join(', ')})`);
@@ -180,7 +205,7 @@ async function main() {
   // The folder --out named, not always dist/: relative when inside the working directory.
   const shown = (f) => (path.relative(process.cwd(), f).startsWith('..') ? f : path.relative(process.cwd(), f));
   for (const proxy of proxies) {
-    const bundled = await bundle(proxy, version);
+    const bundled = await bundle(proxy, version, commit);
     console.log(`bundled  ${shown(bundled.outfile)}${bundled.needsNative ? ' (native layer)' : ''}`);
     if (opts.bundleOnly) continue;
     for (const target of targets) {
@@ -190,6 +215,7 @@ async function main() {
   }
   copyReleaseScripts();
   writeChecksums();
+  console.log(`version  ${version} (commit ${commit})`);
 }
 
 main().catch((err) => {

@@ -22,6 +22,18 @@
 # download does nothing.
 set -eu
 
+# Filled in by the build (scripts/release-info.mjs): the repository, from
+# package.json; for a release, its tag, the checksums of its assets and the
+# key that signs its SHA256SUMS.
+# shellcheck disable=SC2034 # the installer reads them from the next commit on
+REPO_URL=''
+# shellcheck disable=SC2034
+RELEASE=''
+# shellcheck disable=SC2034
+RELEASE_SUMS=''
+# shellcheck disable=SC2034
+RELEASE_KEY=''
+
 DEFAULT_URL=https://github.com/udm-proxies/udm-proxies/releases/latest/download
 # Room kept free on /data besides the new executable.
 SPARE_KB=8192

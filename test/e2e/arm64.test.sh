@@ -19,9 +19,9 @@ VERSION=$(node -p 'require("./package.json").version')
 for f in dist/*-linux-arm64; do
 	p=$(basename "$f" -linux-arm64)
 	if grep -q 'src/lib/native.ts' "dist/$p.cjs"; then
-		check "$p (arm64) --version names the version and loads koffi" bash -c "${QEMU[*]} $f --version | grep -Eq '^$p $VERSION \(node 24\.[0-9.]+, koffi [0-9.]+(, --[a-z-]+(=[0-9]+)?)*\)$'"
+		check "$p (arm64) --version names the version and loads koffi" bash -c "${QEMU[*]} $f --version | grep -Eq '^$p $VERSION \(commit ([0-9a-f]{12}(-dirty)?|unknown), node 24\.[0-9.]+, koffi [0-9.]+(, --[a-z-]+(=[0-9]+)?)*\)$'"
 	else
-		check "$p (arm64) --version names the version" bash -c "${QEMU[*]} $f --version | grep -Eq '^$p $VERSION \(node 24\.[0-9.]+(, --[a-z-]+(=[0-9]+)?)*\)$'"
+		check "$p (arm64) --version names the version" bash -c "${QEMU[*]} $f --version | grep -Eq '^$p $VERSION \(commit ([0-9a-f]{12}(-dirty)?|unknown), node 24\.[0-9.]+(, --[a-z-]+(=[0-9]+)?)*\)$'"
 	fi
 	check "$p (arm64) --help prints usage" bash -c "${QEMU[*]} $f --help | grep -q '^Usage: $p'"
 	out=$("${QEMU[@]}" "$f" --no-such-flag 2>&1) && rc=0 || rc=$?

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # helpers are invoked through check/require
+# test/e2e/release.test.sh - `make release` from two clean clones of HEAD (in
+# folders of different depth) gives the same SHA256SUMS, so anyone can rebuild
+# a published release and compare. The release folder is what a web server
+# serves: every proxy for both architectures gzipped (at most 40 % of the
+# executable, no name or time in the gzip header), install.sh carrying the
+# checksums of the assets it fetches, SHA256SUMS over all (signing and the
+# installer's checks: release-install.test.sh). The clones reuse this tree's
+# downloaded base binaries (.cache/pinned, .cache/stripped) and node_modules,
+# hard-linked: the build, about a minute a clone, is the slow part.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=test/e2e/lib.sh
+. test/e2e/lib.sh
+need_cmd git node gzip sha256sum od make shellcheck
+if [ ! -d .cache/pinned ] || [ ! -d node_modules ]; then bail "run make first: the clones reuse .cache/pinned and node_modules"; fi
+
+clone() { # DIR
+	git clone -q --no-local . "$1" &&
+		mkdir -p "$1/.cache" && cp -al .cache/pinned "$1/.cache/" &&
+		{ [ ! -d .cache/stripped ] || cp -al .cache/stripped "$1/.cache/"; } &&
+		cp -al node_modules "$1/"
+}
+A=$LAB_TMP/a
+B=$LAB_TMP/clones/of/different/depth/b
+require "clone HEAD" clone "$A"
+require "clone HEAD again, deeper" clone "$B"
+for c in "$A" "$B"; do
+	require "make release in ${c#"$LAB_TMP"/}" bash -c "cd '$c' && make -s release >'$c.log' 2>&1 || { cat '$c.log'; exit 1; }"
+done
+R=$A/dist/release
+check "the two clones give the same SHA256SUMS" diff "$R/SHA256SUMS" "$B/dist/release/SHA256SUMS"
+check "SHA256SUMS verifies" bash -c "cd '$R' && sha256sum --quiet -c SHA256SUMS"
+
+# Exactly the assets a release has.
+want=(10-proxy.sh.in SHA256SUMS install.sh udm-proxies)
+for f in src/bin/*.ts; do
+	p=$(basename "$f" .ts)
+	want+=("$p-linux-arm64.gz" "$p-linux-x64.gz")
+done
+files() { find "$R" -maxdepth 1 -type f -printf '%f\n' | sort | tr '\n' ' '; }
+have=$(files)
+check "the release holds exactly its assets" test "$have" = "$(printf '%s\n' "${want[@]}" | sort | tr '\n' ' ')"
+check "SHA256SUMS lists every other file" test "$(awk '{print $2}' "$R/SHA256SUMS" | sort | tr '\n' ' ')" = "$(files | sed 's/SHA256SUMS //')"
+
+# Each download at most 40 % of its executable; a gzip header with no file
+# name (FLG bit 3) and no time (MTIME 0): bytes 3..7 are all zero.
+for gz in "$R"/*.gz; do
+	n=$(basename "$gz" .gz)
+	exe=$A/dist/$n
+	check "$n.gz is at most 40 % of the executable ($(($(stat -c %s "$gz") * 100 / $(stat -c %s "$exe"))) %)" \
+		test $(($(stat -c %s "$gz") * 100)) -le $(($(stat -c %s "$exe") * 40))
+	check "$n.gz unpacks to the executable" bash -c "gzip -dc '$gz' | cmp -s - '$exe'"
+	check "$n.gz has no name or time in its header" test "$(od -An -tx1 -j3 -N5 "$gz" | tr -d ' \n')" = 0000000000
+done
+check "the build printed each asset's size" grep -Eq '^release  .*mld-proxy-linux-arm64\.gz [0-9.]+ MiB \([0-9.]+ % of [0-9.]+ MiB\)$' "$A.log"
+
+# The installer carries the release's version and the checksums of what it fetches.
+version=$(node -p 'require("./package.json").version')
+check "install.sh names its release (v$version)" grep -qx "RELEASE='v$version'" "$R/install.sh"
+for f in "$R"/*.gz "$R/udm-proxies" "$R/10-proxy.sh.in"; do
+	line=$(grep -F "  $(basename "$f")" "$R/SHA256SUMS")
+	check "install.sh carries the checksum of $(basename "$f")" grep -qF "$line" "$R/install.sh"
+done
+check "install.sh passes shellcheck as sh" shellcheck -s sh "$R/install.sh"
+commit=$(git -C "$A" rev-parse --short=12 HEAD)
+check "the executables name the clone's commit ($commit)" bash -c "'$A/dist/mld-proxy-linux-x64' --version | grep -q '^mld-proxy $version (commit $commit, '"
+
+finish
