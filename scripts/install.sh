@@ -1,14 +1,25 @@
 #!/bin/sh
 # udm-proxies installer: installs or upgrades one proxy on a UniFi gateway.
 #
-#   curl -fsSL https://github.com/udm-proxies/udm-proxies/releases/latest/download/install.sh |
-#     sh -s -- mld-proxy eth9 br0
+#   curl -fsSL <repository>/releases/latest/download/install.sh | sh -s -- mld-proxy eth9 br0
 #
 #   install.sh <proxy> [proxy arguments...]
 #
+# A release's install.sh carries its release's version, the SHA-256 of each of
+# its assets and the public key that signs its SHA256SUMS (written by `make
+# release`): it fetches from its own release's folder, checks every file
+# against those checksums (a mismatch changes nothing), and checks the Ed25519
+# signature of SHA256SUMS with openssl when it can, saying so when it cannot.
+# The repository's copy carries none of that and checks against the
+# SHA256SUMS beside the files it fetches (make deploy).
+#
 # Environment:
-#   UDM_PROXIES_URL   where to download from (default: the latest GitHub release)
+#   UDM_PROXIES_VERSION  install this release (v0.2.0): its own installer does it
+#   UDM_PROXIES_URL   a release's download folder to fetch from (a mirror, or
+#                     `make release`'s dist/release served over HTTP)
 #   UDM_PROXIES_FROM  a local directory holding the files instead (make deploy)
+#   UDM_PROXIES_REPO  the repository the releases are under (default: the
+#                     project's, from package.json); for a GitHub-like test server
 #   ROOT              a root prefix for every path written; for the tests only
 #
 # Everything it writes (check-then-act, so running it again changes nothing):
@@ -25,16 +36,11 @@ set -eu
 # Filled in by the build (scripts/release-info.mjs): the repository, from
 # package.json; for a release, its tag, the checksums of its assets and the
 # key that signs its SHA256SUMS.
-# shellcheck disable=SC2034 # the installer reads them from the next commit on
 REPO_URL=''
-# shellcheck disable=SC2034
 RELEASE=''
-# shellcheck disable=SC2034
 RELEASE_SUMS=''
-# shellcheck disable=SC2034
 RELEASE_KEY=''
 
-DEFAULT_URL=https://github.com/udm-proxies/udm-proxies/releases/latest/download
 # Room kept free on /data besides the new executable.
 SPARE_KB=8192
 
@@ -48,7 +54,8 @@ die() {
 usage() {
 	cat <<EOF
 Usage: install.sh <proxy> [proxy arguments...]
-  curl -fsSL $DEFAULT_URL/install.sh | sh -s -- mld-proxy eth9 br0
+  curl -fsSL ${REPO_URL:-<repository>}/releases/latest/download/install.sh | sh -s -- mld-proxy eth9 br0
+  UDM_PROXIES_VERSION=v0.2.0 installs that release instead of ${RELEASE:-the latest}.
 Proxies: mld-proxy, ssdp-proxy, udp-proxy, udp-tunnel. The arguments are the proxy's own (see
 '<proxy> --help'); they are saved in /data/udm-proxies/<proxy>.conf on the first
 install, and an upgrade keeps that file as it is. Each proxy gets a systemd unit
@@ -104,9 +111,17 @@ set_paths() {
 	BOOT_DIR=$DATA/on_boot.d
 	BOOT_SCRIPT=$BOOT_DIR/10-$PROXY.sh
 	MANAGER=$BASE/udm-proxies
-	URL=${UDM_PROXIES_URL:-$DEFAULT_URL}
+	URL=${UDM_PROXIES_URL:-}
 	URL=${URL%/}
 	FROM=${UDM_PROXIES_FROM:-}
+	REPO_URL=${UDM_PROXIES_REPO:-$REPO_URL}
+	REPO_URL=${REPO_URL%/}
+	PIN=${UDM_PROXIES_VERSION:-}
+	case $PIN in '' | v*) ;; *) PIN=v$PIN ;; esac
+	case $PIN in *[!0-9A-Za-z.+-]*) die "UDM_PROXIES_VERSION='$PIN' is not a release version (like v0.2.0)" ;; esac
+	if [ -n "$PIN" ] && [ -n "$FROM$URL" ] && [ "$PIN" != "$RELEASE" ]; then
+		die "UDM_PROXIES_VERSION=$PIN picks a release of $REPO_URL; it cannot be combined with UDM_PROXIES_URL or UDM_PROXIES_FROM, which name one folder"
+	fi
 }
 
 preflight() {
@@ -142,6 +157,7 @@ preflight() {
 			die "neither curl nor wget is installed; install one (apt-get install curl) and run this again"
 	fi
 	command -v sha256sum >/dev/null 2>&1 || die "sha256sum is missing; it is needed to verify the download (apt-get install coreutils)"
+	command -v gzip >/dev/null 2>&1 || die "gzip is missing; it is needed to unpack the download (apt-get install gzip)"
 }
 
 make_tmp() {
@@ -151,43 +167,158 @@ make_tmp() {
 	trap 'exit 143' TERM
 }
 
+# get URL FILE: download URL into FILE.
+get() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsSL --retry 3 -o "$2" "$1"
+	else
+		wget -q -O "$2" "$1"
+	fi
+}
+
 # fetch NAME: the release file NAME into $TMP/NAME.
 fetch() {
 	if [ -n "$FROM" ]; then
 		[ -f "$FROM/$1" ] || die "$FROM/$1 is missing; copy it there (make deploy does) and run this again"
 		cp "$FROM/$1" "$TMP/$1"
-	elif command -v curl >/dev/null 2>&1; then
-		curl -fsSL --retry 3 -o "$TMP/$1" "$URL/$1" ||
-			die "cannot download $URL/$1; check the gateway's internet access, or set UDM_PROXIES_URL to a mirror"
 	else
-		wget -q -O "$TMP/$1" "$URL/$1" ||
-			die "cannot download $URL/$1; check the gateway's internet access, or set UDM_PROXIES_URL to a mirror"
+		get "$SRC/$1" "$TMP/$1" ||
+			die "cannot download $SRC/$1; check the gateway's internet access, or set UDM_PROXIES_URL to a mirror. Nothing was changed."
 	fi
 }
 
-# verify NAME: $TMP/NAME must match its line in $TMP/SHA256SUMS.
+# can_verify: a key to check signatures with and an openssl that can (Ed25519
+# with pkeyutl -rawin needs OpenSSL 1.1.1 or later); if not, WHY_NOT says why.
+can_verify() {
+	WHY_NOT=''
+	if [ -z "$RELEASE_KEY" ]; then
+		WHY_NOT="this installer carries no public key (it is not a signed release's)"
+	elif ! command -v openssl >/dev/null 2>&1; then
+		WHY_NOT="openssl is not installed"
+	elif ! openssl pkeyutl -help 2>&1 | grep -q -- -rawin; then
+		WHY_NOT="$(openssl version 2>&1) cannot check Ed25519 signatures (1.1.1 or later can)"
+	fi
+	[ -z "$WHY_NOT" ]
+}
+
+# signed SUMS SIG: SIG is a good signature of the file SUMS by RELEASE_KEY.
+signed() {
+	printf '%s\n' "$RELEASE_KEY" >"$TMP/release-key.pem"
+	openssl pkeyutl -verify -pubin -inkey "$TMP/release-key.pem" -rawin -in "$1" -sigfile "$2" >/dev/null 2>&1
+}
+
+# sum_of NAME [FILE]: NAME's checksum in FILE (default: the list we check against).
+sum_of() {
+	awk -v n="$1" '$2 == n || $2 == "*" n { print $1; exit }' "${2:-$TMP/sums}"
+}
+
+# hand_over BASE WHAT ARGS...: run the installer in the release folder BASE
+# (a pinned version's, or the latest's when this is no release's installer),
+# checked first by this one's signing key when it can be, and exit with its
+# status.
+hand_over() {
+	_base=$1 _what=$2
+	shift 2
+	[ -z "${UDM_PROXIES_HANDED_OVER:-}" ] ||
+		die "$_base/install.sh is the installer of ${RELEASE:-no release}, not of $_what; nothing was changed. Report it."
+	say "fetching the installer of $_what: $_base/install.sh"
+	get "$_base/install.sh" "$TMP/install.sh" ||
+		die "cannot download $_base/install.sh: is $_what a release of $REPO_URL? Nothing was changed."
+	if can_verify; then
+		{ get "$_base/SHA256SUMS" "$TMP/SHA256SUMS" && get "$_base/SHA256SUMS.sig" "$TMP/SHA256SUMS.sig"; } ||
+			die "cannot download SHA256SUMS and SHA256SUMS.sig of $_what, to check its installer; nothing was changed"
+		signed "$TMP/SHA256SUMS" "$TMP/SHA256SUMS.sig" ||
+			die "the signature of $_what's SHA256SUMS does not verify with the key in this installer; nothing was changed"
+		[ "$(sha256sum "$TMP/install.sh" | cut -d' ' -f1)" = "$(sum_of install.sh "$TMP/SHA256SUMS")" ] ||
+			die "$_what's install.sh does not match its signed SHA256SUMS; nothing was changed"
+		say "its installer is signed by the key in this one"
+	else
+		say "its installer is not checked: $WHY_NOT"
+	fi
+	_rc=0
+	UDM_PROXIES_HANDED_OVER=1 UDM_PROXIES_REPO=$REPO_URL sh "$TMP/install.sh" "$@" || _rc=$?
+	exit "$_rc"
+}
+
+# choose_source ARGS...: where the files come from, in SRC. A release's
+# installer takes them from its own release's folder, never from "latest",
+# which may move on while it runs; another version is installed by its own
+# installer.
+choose_source() {
+	SRC=${FROM:-$URL}
+	[ -z "$SRC" ] || return 0
+	[ -n "$REPO_URL" ] ||
+		die "this install.sh knows no repository to download from; use a release's installer (see the README), set UDM_PROXIES_URL to a release's download folder, or run make deploy"
+	if [ -n "$PIN" ] && [ "$PIN" != "$RELEASE" ]; then
+		hand_over "$REPO_URL/releases/download/$PIN" "$PIN" "$@"
+	elif [ -z "$RELEASE" ]; then
+		hand_over "$REPO_URL/releases/latest/download" "the latest release" "$@"
+	fi
+	SRC=$REPO_URL/releases/download/$RELEASE
+}
+
+# verify NAME: $TMP/NAME must match its line in the list we check against.
 verify() {
-	_want=$(awk -v n="$1" '$2 == n || $2 == "*" n { print $1; exit }' "$TMP/SHA256SUMS")
-	[ -n "$_want" ] || die "$1 is not listed in SHA256SUMS of ${FROM:-$URL}: is '$PROXY' a proxy of this release? Nothing was changed."
+	_want=$(sum_of "$1")
 	_got=$(sha256sum "$TMP/$1" | cut -d' ' -f1)
 	[ "$_got" = "$_want" ] ||
-		die "checksum mismatch for $1 (got $_got, SHA256SUMS says $_want): the download is corrupt or was tampered with. Nothing was changed; run this again, and report it if it persists."
+		die "checksum mismatch for $1 (got $_got, $SUMS_FROM says $_want): the download is corrupt or was tampered with. Nothing was changed; run this again, and report it if it persists."
+}
+
+# check_signature: SHA256SUMS.sig is a good signature, by the key this installer
+# carries, of a SHA256SUMS that lists the very checksums it carries. Said aloud
+# when it cannot be checked: then the checksums alone vouch for the files.
+check_signature() {
+	if ! can_verify; then
+		say "signature not checked: $WHY_NOT; the files match the checksums in ${SUMS_FROM}"
+		return 0
+	fi
+	fetch SHA256SUMS
+	fetch SHA256SUMS.sig
+	signed "$TMP/SHA256SUMS" "$TMP/SHA256SUMS.sig" ||
+		die "the signature of $SRC/SHA256SUMS does not verify with the key in this installer: the release was changed after it was signed. Nothing was changed; report it."
+	while read -r _sum _name; do
+		[ "$(sum_of "$_name" "$TMP/SHA256SUMS")" = "$_sum" ] ||
+			die "$_name: the signed SHA256SUMS and this installer disagree. Nothing was changed; report it."
+	done <"$TMP/sums"
+	say "signature of SHA256SUMS verified with the release key in this installer"
 }
 
 download() {
-	ASSET=$PROXY-$ARCH
-	src=${FROM:-$URL}
-	say "getting $ASSET from $src"
-	fetch SHA256SUMS
+	if [ -n "$RELEASE_SUMS" ]; then
+		printf '%s\n' "$RELEASE_SUMS" >"$TMP/sums"
+		SUMS_FROM="this installer ($RELEASE)"
+	else
+		fetch SHA256SUMS
+		cp "$TMP/SHA256SUMS" "$TMP/sums"
+		SUMS_FROM="SHA256SUMS of $SRC"
+	fi
+	# A release has the executable gzipped; make deploy sends it as it is.
+	ASSET=$PROXY-$ARCH.gz
+	[ -n "$(sum_of "$ASSET")" ] || ASSET=$PROXY-$ARCH
+	[ -n "$(sum_of "$ASSET")" ] ||
+		die "$PROXY-$ARCH is not in ${SUMS_FROM}: is '$PROXY' a proxy of this release? Nothing was changed."
+	say "getting $ASSET from $SRC"
 	for _f in "$ASSET" 10-proxy.sh.in udm-proxies; do
 		fetch "$_f"
 		verify "$_f"
 	done
 	say "checksums verified"
+	check_signature
 }
 
+# exe_bytes: the new executable on stdout, unpacked as it streams.
+exe_bytes() {
+	case $ASSET in
+	*.gz) gzip -dc "$TMP/$ASSET" ;;
+	*) cat "$TMP/$ASSET" ;;
+	esac
+}
+
+# The unpacked size is counted as it streams, so nothing is written to /data
+# before we know it fits.
 check_space() {
-	_need=$(($(wc -c <"$TMP/$ASSET") / 1024 + SPARE_KB))
+	_need=$(($(exe_bytes | wc -c) / 1024 + SPARE_KB))
 	_free=$(df -Pk "$DATA" | awk 'NR == 2 { print $4 }')
 	[ "${_free:-0}" -ge "$_need" ] ||
 		die "not enough room on /data: $_free KiB free, $_need KiB needed; free some (du -sh /data/*) and run this again"
@@ -207,19 +338,31 @@ install_file() {
 render() {
 	sed -e "s|@PROXY@|$PROXY|g" -e "s|@EXE@|$EXE|g" -e "s|@CONF@|$CONF|g" \
 		-e "s|@BOOT_SCRIPT@|$BOOT_SCRIPT|g" -e "s|@DATA@|$DATA|g" -e "s|@RUN@|$RUN|g" \
-		-e "s|@LOG@|$LOGDIR|g" -e "s|@STATE_FLAGS@|$STATE_FLAGS|g" -e "s|@URL@|$URL|g" -e "s|@ROOT@|$ROOT|g" \
+		-e "s|@LOG@|$LOGDIR|g" -e "s|@STATE_FLAGS@|$STATE_FLAGS|g" -e "s|@URL@|$URL|g" -e "s|@REPO@|$REPO_URL|g" -e "s|@ROOT@|$ROOT|g" \
 		"$1" >"$TMP/rendered"
 	install_file "$TMP/rendered" "$2" 755
 }
 
+# version_of EXE: "0.2.0 (commit 0123456789ab)" from what EXE --version says.
+version_of() {
+	_v=$("$1" --version 2>/dev/null | head -n 1) || true
+	_c=$(printf '%s\n' "$_v" | sed -n 's/^[^ ]* [^ ]* (commit \([^,)]*\).*/ (commit \1)/p')
+	_v=${_v#"$PROXY "}
+	printf '%s%s\n' "${_v%% *}" "$_c"
+}
+
 install_executable() {
 	mkdir -p "$DIR"
-	if [ -f "$EXE" ] && cmp -s "$TMP/$ASSET" "$EXE"; then
-		VERSION=$("$EXE" --version)
-		say "$VERSION is already installed"
+	OLD=''
+	[ ! -f "$EXE" ] || OLD=$(version_of "$EXE")
+	if [ -f "$EXE" ] && exe_bytes | cmp -s - "$EXE"; then
+		say "$PROXY $OLD is already installed"
 		return 0
 	fi
-	cp "$TMP/$ASSET" "$EXE.new"
+	exe_bytes >"$EXE.new" || {
+		rm -f "$EXE.new"
+		die "cannot unpack $ASSET into $DIR. Nothing was changed."
+	}
 	chmod 755 "$EXE.new"
 	# Run it before it replaces anything: a wrong architecture or C library
 	# shows here, and the installed one stays.
@@ -244,7 +387,11 @@ install_executable() {
 		[ ! -f "$EXE.prev" ] || mv -f "$EXE.prev" "$EXE"
 		die "$EXE --version says '$_now' after install, '$VERSION' before; put the previous one back"
 	fi
-	say "installed $VERSION in $DIR"
+	if [ -n "$OLD" ]; then
+		say "upgraded $PROXY from $OLD to $(version_of "$EXE") in $DIR"
+	else
+		say "installed $PROXY $(version_of "$EXE") in $DIR"
+	fi
 	CHANGED=1
 }
 
@@ -311,6 +458,7 @@ main() {
 	set_paths
 	preflight
 	make_tmp
+	choose_source "$@"
 	download
 	check_space
 	CHANGED=0
