@@ -60,6 +60,7 @@ lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
 	shellcheck -x $(wildcard scripts/*.sh scripts/fuzz/*.sh scripts/bench/*.sh test/e2e/*.sh test/lab/*.sh) .ci/run
 	shellcheck -x -s sh scripts/udm-proxies on_boot.d/10-proxy.sh.in
+	sh scripts/lint-workflows.sh
 
 clean:
 	rm -rf dist .cache

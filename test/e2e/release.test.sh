@@ -26,9 +26,13 @@ A=$LAB_TMP/a
 B=$LAB_TMP/clones/of/different/depth/b
 require "clone HEAD" clone "$A"
 require "clone HEAD again, deeper" clone "$B"
-for c in "$A" "$B"; do
-	require "make release in ${c#"$LAB_TMP"/}" bash -c "cd '$c' && make -s release >'$c.log' 2>&1 || { cat '$c.log'; exit 1; }"
-done
+# Clone a runs the release workflow's own command, clone b the plain one.
+version=$(node -p 'require("./package.json").version')
+wf=$(sed -n 's/^ *run: \(make release.*\)$/\1/p' .github/workflows/release.yml)
+check "release.yml makes the release with one make release line" test "$(printf '%s\n' "$wf" | grep -c '^make release')" = 1
+require "release.yml's \`$wf\` for tag v$version in a" \
+	bash -c "cd '$A' && GITHUB_REF_NAME=v$version $wf >'$A.log' 2>&1 || { cat '$A.log'; exit 1; }"
+require "make release in b" bash -c "cd '$B' && make -s release >'$B.log' 2>&1 || { cat '$B.log'; exit 1; }"
 R=$A/dist/release
 check "the two clones give the same SHA256SUMS" diff "$R/SHA256SUMS" "$B/dist/release/SHA256SUMS"
 check "SHA256SUMS verifies" bash -c "cd '$R' && sha256sum --quiet -c SHA256SUMS"
@@ -57,7 +61,6 @@ done
 check "the build printed each asset's size" grep -Eq '^release  .*mld-proxy-linux-arm64\.gz [0-9.]+ MiB \([0-9.]+ % of [0-9.]+ MiB\)$' "$A.log"
 
 # The installer carries the release's version and the checksums of what it fetches.
-version=$(node -p 'require("./package.json").version')
 check "install.sh names its release (v$version)" grep -qx "RELEASE='v$version'" "$R/install.sh"
 for f in "$R"/*.gz "$R/udm-proxies" "$R/10-proxy.sh.in"; do
 	line=$(grep -F "  $(basename "$f")" "$R/SHA256SUMS")
@@ -66,5 +69,14 @@ done
 check "install.sh passes shellcheck as sh" shellcheck -s sh "$R/install.sh"
 commit=$(git -C "$A" rev-parse --short=12 HEAD)
 check "the executables name the clone's commit ($commit)" bash -c "'$A/dist/mld-proxy-linux-x64' --version | grep -q '^mld-proxy $version (commit $commit, '"
+
+# Release notes: the tag's section of CHANGELOG.md, only for package.json's version.
+notes() { (cd "$B" && node scripts/release-notes.mjs "$@"); }
+(cd "$B" && sed -i 's/"version": "[^"]*"/"version": "9.8.7"/' package.json &&
+	printf '\n## [9.8.7] - 2026-01-01\n\n### Fixed\n\n- something an owner notices\n' >>CHANGELOG.md)
+check "release notes: the tag's CHANGELOG.md section" bash -c "$(declare -f notes); B='$B'; notes v9.8.7 | grep -qx -- '- something an owner notices'"
+check "release notes: a tag other than package.json's version is refused" not notes v9.8.8
+(cd "$B" && sed -i 's/^## \[9.8.7\].*/## [9.8.6]/' CHANGELOG.md)
+check "release notes: a version without a CHANGELOG.md section is refused" not notes v9.8.7
 
 finish
