@@ -16,6 +16,15 @@ cd "$(dirname "$0")/../.."
 need_cmd git node gzip sha256sum od make shellcheck
 if [ ! -d .cache/pinned ] || [ ! -d node_modules ]; then bail "run make first: the clones reuse .cache/pinned and node_modules"; fi
 
+# The repository URL lives in package.json; the README may name it, but only as that.
+repo=$(node -p 'const r = require("./package.json").repository; (r.url || r).replace(/^git\+/, "").replace(/\.git$/, "")')
+# (release downloads and the `git clone` of the checking recipe; other projects' links are free)
+# shellcheck disable=SC2016 # backquotes end a URL in Markdown
+readme_urls=$({ grep -oE 'https://[^ )`]*/releases/[^ )`]*' README.md || true; grep -oE 'git clone https://[^ )`]*' README.md | sed 's/^git clone //' || true; } | sort -u)
+check "the README's release URLs are package.json's repository ($repo)" \
+	test -z "$(printf '%s\n' "$readme_urls" | grep -vE "^$repo(/releases/(latest/download|download/v[0-9][0-9A-Za-z.+-]*)/[A-Za-z0-9_.-]+)?$")"
+check "the README names the release URLs at all" test -n "$readme_urls"
+
 clone() { # DIR
 	git clone -q --no-local . "$1" &&
 		mkdir -p "$1/.cache" && cp -al .cache/pinned "$1/.cache/" &&
@@ -53,7 +62,7 @@ check "SHA256SUMS lists every other file" test "$(awk '{print $2}' "$R/SHA256SUM
 for gz in "$R"/*.gz; do
 	n=$(basename "$gz" .gz)
 	exe=$A/dist/$n
-	check "$n.gz is at most 40 % of the executable ($(($(stat -c %s "$gz") * 100 / $(stat -c %s "$exe"))) %)" \
+	check "$n.gz is at most 40 % of the executable ($(awk -v g="$(stat -c %s "$gz")" -v e="$(stat -c %s "$exe")" 'BEGIN { printf "%.1f", 100 * g / e }') %)" \
 		test $(($(stat -c %s "$gz") * 100)) -le $(($(stat -c %s "$exe") * 40))
 	check "$n.gz unpacks to the executable" bash -c "gzip -dc '$gz' | cmp -s - '$exe'"
 	check "$n.gz has no name or time in its header" test "$(od -An -tx1 -j3 -N5 "$gz" | tr -d ' \n')" = 0000000000
