@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=test/e2e/lib.sh
 . test/e2e/lib.sh
+# shellcheck source=test/e2e/fake-root.sh
+. test/e2e/fake-root.sh
 need_root
 need_cmd busybox dash setsid sha256sum curl
 
@@ -129,19 +131,6 @@ new_root() { # NAME
 	PIDF=$R/run/mld-proxy.pid
 }
 
-# run_sh OUTFILE [VAR=value...] -- ARGS... : a script under $SH with the fakes
-# first on PATH and ROOT set; the exit status is that of the script.
-run_sh() {
-	local out=$1 envs=()
-	shift
-	while [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	# shellcheck disable=SC2086 # $SH is "busybox sh" or "dash"
-	env PATH="$FAKE_BIN:$PATH" ROOT="$R" "${envs[@]}" $SH "$@" >"$out" 2>&1
-}
 install_from() { # OUTFILE RELEASE ARGS...
 	local out=$1 rel=$2
 	shift 2
@@ -195,14 +184,6 @@ new_daemon() {
 	local d
 	d=$(cat "$PIDF" 2>/dev/null) && [ -n "$d" ] && [ "$d" != "$1" ] &&
 		tr '\0' ' ' 2>/dev/null <"/proc/$d/cmdline" | grep -qF -- "${2:-$EXE}"
-}
-has_all() { # FILE TEXT...
-	local f=$1 w
-	shift
-	for w in "$@"; do grep -qF -- "$w" "$f" || {
-		echo "missing: $w"
-		return 1
-	}; done
 }
 quick() { # SECONDS CMD... : CMD succeeds within SECONDS
 	local limit=$1 t0 t1

@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=test/e2e/lib.sh
 . test/e2e/lib.sh
+# shellcheck source=test/e2e/fake-root.sh
+. test/e2e/fake-root.sh
 need_root
 need_cmd busybox dash setsid sha256sum curl openssl node gzip
 
@@ -115,16 +117,10 @@ one_liner() {
 	curl -fsSL "$HTTP/$repo/releases/$from/install.sh" |
 		env PATH="$path" ROOT="$R" UDM_PROXIES_REPO="$HTTP/$repo" "${envs[@]}" $SH -s -- "$@" >"$out" 2>&1
 }
-manager() { # OUTFILE [VAR=value...] -- ARGS
-	local out=$1 envs=()
+manager() { # OUTFILE ARGS: the management script
+	local out=$1
 	shift
-	while [ "$1" != -- ]; do
-		envs+=("$1")
-		shift
-	done
-	shift
-	# shellcheck disable=SC2086 # $SH is "busybox sh" or "dash"
-	env PATH="$FAKE_BIN:$PATH" ROOT="$R" "${envs[@]}" $SH "$MANAGER" "$@" >"$out" 2>&1
+	run_sh "$out" -- "$MANAGER" "$@"
 }
 unpacked() { gzip -dc "$LAB_TMP/rel/$1/mld-proxy-linux-x64.gz"; }
 is_release() { unpacked "$2" | cmp -s - "$1"; } # FILE TAG
@@ -169,16 +165,16 @@ suite() { # NAME SHELL
 	wait_for 5 "[$n] the daemon runs" daemon_runs
 	PID=$(cat "$PIDF")
 
-	check "[$n] udm-proxies status" manager "$o/status.txt" -- status mld-proxy
+	check "[$n] udm-proxies status" manager "$o/status.txt" status mld-proxy
 	check "[$n] status shows the installed version" has "$o/status.txt" "installed: mld-proxy 0.1.0 (commit "
-	check "[$n] udm-proxies doctor" manager "$o/doctor.txt" -- doctor
+	check "[$n] udm-proxies doctor" manager "$o/doctor.txt" doctor
 	check "[$n] doctor shows the installed version" has "$o/doctor.txt" "installed: mld-proxy 0.1.0 (commit "
 
 	# upgrade to a newer latest
 	publish good v0.2.0
 	sed -i 's/^FLAGS=""/FLAGS="--log-level debug"/' "$CONF"
 	cp "$CONF" "$o/conf-edited"
-	check "[$n] udm-proxies upgrade" manager "$o/2.txt" -- upgrade mld-proxy
+	check "[$n] udm-proxies upgrade" manager "$o/2.txt" upgrade mld-proxy
 	check "[$n] upgrade says from which version to which" \
 		grep -Eq "upgraded mld-proxy from 0\.1\.0 \(commit [^)]*\) to 0\.2\.0 \(commit [^)]*\)" "$o/2.txt"
 	check "[$n] upgrade installed v0.2.0" is_release "$EXE" v0.2.0
@@ -186,7 +182,7 @@ suite() { # NAME SHELL
 	check "[$n] upgrade kept the edited config" cmp "$CONF" "$o/conf-edited"
 	wait_for 5 "[$n] upgrade restarted the daemon" new_daemon "$PID"
 	PID=$(cat "$PIDF")
-	check "[$n] upgrade again: already the latest" manager "$o/3.txt" -- upgrade mld-proxy
+	check "[$n] upgrade again: already the latest" manager "$o/3.txt" upgrade mld-proxy
 	check "[$n] ... says so" grep -Eq "mld-proxy 0\.2\.0 \(commit [^)]*\) is already installed" "$o/3.txt"
 	check "[$n] ... and changed nothing" is_release "$EXE.prev" v0.1.0
 
@@ -225,18 +221,9 @@ suite() { # NAME SHELL
 		has "$o/11.txt" "signature not checked: openssl is not installed; the files match the checksums in this installer (v0.1.0)"
 	check "[$n] ... installed v0.1.0" is_release "$EXE" v0.1.0
 
-	check "[$n] uninstall --purge" manager "$o/12.txt" -- uninstall mld-proxy --purge
+	check "[$n] uninstall --purge" manager "$o/12.txt" uninstall mld-proxy --purge
 	wait_for 5 "[$n] no daemon" not daemon_runs
 	check "[$n] nothing left in /data" test -z "$(find "$R/data" -mindepth 1)"
-}
-
-has_all() { # FILE TEXT...
-	local f=$1 w
-	shift
-	for w in "$@"; do grep -qF -- "$w" "$f" || {
-		echo "missing: $w"
-		return 1
-	}; done
 }
 
 suite busybox "busybox sh"
