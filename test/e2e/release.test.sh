@@ -25,11 +25,13 @@ check "the README's release URLs are package.json's repository ($repo)" \
 	test -z "$(printf '%s\n' "$readme_urls" | grep -vE "^$repo(/releases/(latest/download|download/v[0-9][0-9A-Za-z.+-]*)/[A-Za-z0-9_.-]+)?$")"
 check "the README names the release URLs at all" test -n "$readme_urls"
 
+# Hard links where the clone is on the same file system, a copy where it is not.
+link() { cp -al "$1" "$2" 2>/dev/null || cp -a "$1" "$2"; }
 clone() { # DIR
 	git clone -q --no-local . "$1" &&
-		mkdir -p "$1/.cache" && cp -al .cache/pinned "$1/.cache/" &&
-		{ [ ! -d .cache/stripped ] || cp -al .cache/stripped "$1/.cache/"; } &&
-		cp -al node_modules "$1/"
+		mkdir -p "$1/.cache" && link .cache/pinned "$1/.cache/" &&
+		{ [ ! -d .cache/stripped ] || link .cache/stripped "$1/.cache/"; } &&
+		link node_modules "$1/"
 }
 A=$LAB_TMP/a
 B=$LAB_TMP/clones/of/different/depth/b
