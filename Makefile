@@ -38,7 +38,7 @@ test-e2e: build
 	@bash scripts/test.sh --e2e-only
 
 # Property tests of every decoder, longer and from a new seed (printed; SEED=N replays it),
-# then a live flood of every daemon in its lab, one table each (root, ~4 min).
+# then a live flood of every daemon in its lab, one table each (root, ~3 min).
 SEED ?=
 fuzz: setup build
 	@SEED=$(SEED) bash scripts/fuzz.sh

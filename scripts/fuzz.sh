@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # make fuzz: the property tests of every decoder, longer than in `make test` and from a
 # new seed (printed first, so a failure can be replayed with `make fuzz SEED=N`), then the
-# live flood of every running daemon (scripts/fuzz/live.sh, as root, about 4 minutes).
+# live flood of every running daemon (scripts/fuzz/live.sh, as root, about 3 minutes).
 # Usage: scripts/fuzz.sh   (env: SEED; FUZZ_RUNS: runs per property as a multiple of
 # make test's; FUZZ_LIVE=0 skips the live flood)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
 seed=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-runs=${FUZZ_RUNS:-40}
+runs=${FUZZ_RUNS:-20}
 echo "== fuzz: seed $seed, $runs x the runs of make test (replay: make fuzz SEED=$seed)"
 echo "== property tests"
 FUZZ_SEED=$seed FUZZ_RUNS=$runs node_modules/.bin/uvu -r esbuild-register test 'properties\.test\.ts$' -i e2e

@@ -8,6 +8,7 @@
 //          oversized  65507 bytes, the largest UDP payload over IPv4
 //          ssdp       SSDP messages, mutated or truncated
 //          searches   valid M-SEARCHes, each for an ST of its own (the pending-table flood)
+//          mdns       mDNS queries and responses, mutated or truncated (ssdp-proxy --mdns)
 //          frame      relay frames under --key (ssdp-proxy), every one altered: bad MAC
 //          control    signed control messages under --key (udp-tunnel), altered, and
 //                     bodies of random JSON
@@ -24,6 +25,7 @@ import { closeFd, ETH_P_ALL, openPacketSocket, writeFd } from '../../src/lib/nat
 import { encodeNeighborAdvertisement, encodeNeighborSolicitation } from '../../src/mld-proxy/ndp';
 import { solicitedNodeGroup } from '../../src/mld-proxy/solicited-node';
 import { readKeyFile } from '../../src/ssdp-proxy/config';
+import { encodeDns, nameOf, TYPE } from '../../src/ssdp-proxy/dns';
 import { encodeFrame, newMessageId } from '../../src/ssdp-proxy/frame';
 import { Sealer, TYPE_DATA } from '../../src/udp-tunnel/aead';
 import { signMessage } from '../../src/udp-tunnel/control-auth';
@@ -77,6 +79,19 @@ function udpPayloads(kind: string, host: string): () => Buffer {
     case 'ssdp':
       return () => {
         const m = ssdpText(int(2), `urn:x-fuzz:${int(1e6)}`);
+        return int(4) === 0 ? m.subarray(0, int(m.length)) : broken(m);
+      };
+    case 'mdns':
+      return () => {
+        const name = nameOf(`fuzz-${int(1e6)}._ipp._tcp.local`);
+        const m = encodeDns({
+          id: 0,
+          flags: int(2) ? 0x8400 : 0,
+          questions: [{ name: nameOf('_ipp._tcp.local'), type: TYPE.PTR, class: 1, unicastResponse: false }],
+          answers: [{ name: nameOf('_ipp._tcp.local'), type: TYPE.PTR, class: 1, cacheFlush: false, ttl: 120, data: { kind: 'name', name } }],
+          authorities: [],
+          additionals: [{ name, type: TYPE.SRV, class: 1, cacheFlush: true, ttl: 120, data: { kind: 'srv', priority: 0, weight: 0, port: 631, target: nameOf('fuzz.local') } }],
+        });
         return int(4) === 0 ? m.subarray(0, int(m.length)) : broken(m);
       };
     case 'searches': {

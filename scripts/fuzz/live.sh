@@ -9,7 +9,7 @@
 # flood and in the minute after, and memory before, at the peak and a minute after.
 # Goals are reported (ok or MISSED), not asserted; a crash makes the run fail.
 #
-# Usage (root): scripts/fuzz/live.sh   (env SEED: the floods' seed; ~4 min)
+# Usage (root): scripts/fuzz/live.sh   (env SEED: the floods' seed; ~3 min)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/test/lab/lib.sh"
@@ -80,8 +80,8 @@ sys.exit(0 if a and time.time() * 1000 - a[0]['lastSeen'] < 3000 else 1)"
 }
 require_wait 10 "mld-proxy learns the LAN host" mld_legit
 
-# ssdp-proxy: sites A (minidlna) and B; B has a second LAN, lan1, where the hostile host
-# bflood lives; the legitimate client searches from B's lan0.
+# ssdp-proxy: sites A (minidlna) and B, relaying mDNS too; B has a second LAN, lan1, where
+# the hostile host bflood lives; the legitimate client searches from B's lan0.
 ssdp_topology_up a b
 lan_up a 1
 lan_up b 2
@@ -90,8 +90,8 @@ p2p bflood eth0 192.168.22.10/24 brouter lan1 192.168.22.1/24
 nsx bflood ip route add default via 192.168.22.1
 ssdp_helpers_write
 minidlna_up
-conf a '["lan0"]' '["10.0.0.2"]'
-conf b '["lan0", "lan1"]' '["10.0.0.1"]'
+conf a '["lan0"]' '["10.0.0.2"]' '"mdns": true'
+conf b '["lan0", "lan1"]' '["10.0.0.1"]' '"mdns": true'
 ssdp_proxy_start a "$SP"
 ssdp_proxy_start b "$SP"
 SSDP_B=$LAB_BG_PID
@@ -130,8 +130,8 @@ tunnel_keyed_legit() { nsx h1 ping -c 1 -W 1 10.9.0.2; }
 require_wait 5 "udp-tunnel: ping through the keyless tunnel" tunnel_legit
 require_wait 5 "udp-tunnel: ping through the keyed tunnel" tunnel_keyed_legit
 
-observe mld "$MP_PID" 2 mld_legit
-observe ssdp "$SSDP_B" 3 ssdp_legit
+observe mld "$MP_PID" 0.5 mld_legit
+observe ssdp "$SSDP_B" 0.5 ssdp_legit
 observe udp-proxy "$UP_PID" 1 udp_legit
 observe tunnel "${KL[h1]}" 1 tunnel_legit
 observe tunnel-keyed "${KY[h1]}" 1 tunnel_keyed_legit
@@ -140,17 +140,20 @@ sleep 5 # a few samples and probes before any flood
 # ------------------------------------------------------------------ the floods
 echo "== mld-proxy: junk, mutated NDP and a table flood on its AF_PACKET capture"
 START[mld]=$(now_ms)
-flood mld host "random/runt/full-size frames" frames "$HOST_IF" 30000 junk
-flood mld host "mutated or truncated NS/NA" frames "$HOST_IF" 30000 ndp
+flood mld host "random/runt/full-size frames" frames "$HOST_IF" 60000 junk
+flood mld host "mutated or truncated NS/NA" frames "$HOST_IF" 60000 ndp
 flood mld host "valid NS, new address each (table flood)" frames "$HOST_IF" 10000 table
 END[mld]=$(now_ms)
 
-echo "== ssdp-proxy (site B): its LAN sockets, a pending-table flood, its relay port"
+echo "== ssdp-proxy (site B, --mdns): its SSDP and mDNS LAN sockets, a pending-table flood, its relay port"
 START[ssdp]=$(now_ms)
 flood ssdp bflood "LAN: random datagrams" udp 239.255.255.250 1900 20000 random
 flood ssdp bflood "LAN: mutated or truncated SSDP" udp 239.255.255.250 1900 20000 ssdp
 flood ssdp bflood "LAN: oversized (65507 B)" udp 239.255.255.250 1900 300 oversized
 flood ssdp bflood "LAN: M-SEARCH, a new ST each (pending flood)" udp 239.255.255.250 1900 5000 searches
+flood ssdp bflood "LAN mDNS: mutated or truncated" udp 224.0.0.251 5353 20000 mdns
+flood ssdp bflood "LAN mDNS: random" udp 224.0.0.251 5353 10000 random
+flood ssdp bflood "LAN mDNS: oversized" udp 224.0.0.251 5353 300 oversized
 flood ssdp arouter "relay, from the peer: altered frames" udp 10.0.0.2 1901 20000 frame --key "$KEY"
 flood ssdp arouter "relay, from the peer: random" udp 10.0.0.2 1901 10000 random
 flood ssdp arouter "relay, from the peer: oversized" udp 10.0.0.2 1901 300 oversized
