@@ -10,7 +10,9 @@
 // if it started later than the current one, so old captures stay dead; an
 // older one (a peer restarted with its clock set back) only once the current
 // session has been silent for STALE_SESSION_AFTER_MS.
-import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { allocBlock, type NativeBlock } from '../lib/native';
+import { defaultEngine, type AeadEngine, type AeadKey } from './chacha';
 
 export const TYPE_DATA = 1;
 export const TYPE_KEEPALIVE = 2;
@@ -19,9 +21,11 @@ export const TAG_BYTES = 16;
 export const OVERHEAD = HEADER_BYTES + TAG_BYTES;
 export const REPLAY_WINDOW = 2048;
 export const STALE_SESSION_AFTER_MS = 60_000;
+const MAX_PACKET = 65536;
 
-export function sessionKey(dataKey: Buffer, session: Uint8Array): KeyObject {
-  return createSecretKey(Buffer.from(hkdfSync('sha256', dataKey, session, 'udp-tunnel session', 32)));
+/** The session's key bytes: HKDF(data key, session). */
+export function sessionKey(dataKey: Buffer, session: Uint8Array): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', dataKey, session, 'udp-tunnel session', 32));
 }
 
 export function newSession(now: number): Buffer {
@@ -35,45 +39,49 @@ export function sessionStart(session: Uint8Array): number {
   return Buffer.from(session.buffer, session.byteOffset, 6).readUIntBE(0, 6);
 }
 
-// Counters stay below 2^53 (a number); written as two 32-bit halves, no BigInt
-// on the per-packet path. The nonce buffer is reused: createCipheriv copies it.
-const nonce = Buffer.alloc(12);
-function nonceFor(counter: number): Buffer {
-  nonce.writeUInt32BE(Math.floor(counter / 2 ** 32), 4);
-  nonce.writeUInt32BE(counter >>> 0, 8);
-  return nonce;
-}
-
-function writeCounter(out: Buffer, counter: number): void {
-  out.writeUInt32BE(Math.floor(counter / 2 ** 32), 17);
-  out.writeUInt32BE(counter >>> 0, 21);
+// Where seal() and open() copy a Buffer to work on it in place (keepalives,
+// tests); the data path seals and opens in its own receive and send areas.
+let scratch: NativeBlock | undefined;
+function scratchBlock(): NativeBlock {
+  return (scratch ??= allocBlock(MAX_PACKET + OVERHEAD));
 }
 
 /** Seals outgoing packets of this process's session. One sealer for all tunnels: the counter is the nonce. */
 export class Sealer {
   private counter = 0;
-  private readonly key: KeyObject;
+  private readonly key: AeadKey;
   readonly session: Buffer;
 
-  constructor(dataKey: Buffer, now: number, session = newSession(now)) {
+  constructor(dataKey: Buffer, now: number, session = newSession(now), readonly engine: AeadEngine = defaultEngine()) {
     this.session = session;
-    this.key = sessionKey(dataKey, session);
+    this.key = engine.key();
+    this.key.setKey(sessionKey(dataKey, session));
+  }
+
+  /**
+   * Seals in place: the packet is at off + HEADER_BYTES (len bytes); the header
+   * goes at off and the tag after the packet. Returns the datagram's length.
+   */
+  sealInPlace(blk: NativeBlock, off: number, len: number, type: number): number {
+    const counter = ++this.counter;
+    const u8 = blk.u8;
+    u8[off] = type;
+    u8.set(this.session, off + 1);
+    blk.view.setUint32(off + 17, Math.floor(counter / 2 ** 32));
+    blk.view.setUint32(off + 21, counter >>> 0);
+    this.key.seal(blk, counter, off, HEADER_BYTES, off + HEADER_BYTES, len, off + HEADER_BYTES + len);
+    return HEADER_BYTES + len + TAG_BYTES;
   }
 
   seal(type: number, payload: Uint8Array): Buffer {
-    const counter = ++this.counter;
-    const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length + TAG_BYTES);
-    out[0] = type;
-    this.session.copy(out, 1);
-    writeCounter(out, counter);
-    const header = out.subarray(0, HEADER_BYTES);
-    const c = createCipheriv('chacha20-poly1305', this.key, nonceFor(counter), { authTagLength: TAG_BYTES });
-    c.setAAD(header, { plaintextLength: payload.length });
-    const body = c.update(payload);
-    body.copy(out, HEADER_BYTES);
-    c.final();
-    c.getAuthTag().copy(out, HEADER_BYTES + payload.length);
-    return out;
+    const blk = scratchBlock();
+    blk.u8.set(payload, HEADER_BYTES);
+    const n = this.sealInPlace(blk, 0, payload.length, type);
+    return Buffer.from(blk.u8.subarray(0, n));
+  }
+
+  free(): void {
+    this.key.free();
   }
 }
 
@@ -111,63 +119,92 @@ export type OpenResult =
   | { ok: true; type: number; payload: Buffer }
   | { ok: false; reason: 'malformed' | 'forged' | 'replayed' | 'stale-session' };
 
+/** What openInPlace found: a type (> 0), or why not (< 0). */
+export const OPEN_MALFORMED = -1;
+export const OPEN_FORGED = -2;
+export const OPEN_REPLAYED = -3;
+export const OPEN_STALE_SESSION = -4;
+const REASONS = { [OPEN_MALFORMED]: 'malformed', [OPEN_FORGED]: 'forged', [OPEN_REPLAYED]: 'replayed', [OPEN_STALE_SESSION]: 'stale-session' } as const;
+
 /** Opens datagrams from one peer (one tunnel). */
 export class Opener {
   private session?: Buffer;
   private sessionStart = -1;
-  private key?: KeyObject;
+  private key: AeadKey;
   private window = new ReplayWindow();
   // The last candidate session's key: forged datagrams cost one HKDF, real ones none.
-  private candidate?: { session: Buffer; key: KeyObject };
+  private candidateKey: AeadKey;
+  private candidate?: Buffer;
   private lastAccepted = 0;
 
-  constructor(private readonly dataKey: Buffer) {}
+  constructor(
+    private readonly dataKey: Buffer,
+    readonly engine: AeadEngine = defaultEngine(),
+  ) {
+    this.key = engine.key();
+    this.candidateKey = engine.key();
+  }
 
-  /** `now` is a monotonic clock (ms): it times the stale-session rule, which a wall-clock step must not void. */
-  open(msg: Buffer, now = 0): OpenResult {
-    if (msg.length < OVERHEAD || (msg[0] !== TYPE_DATA && msg[0] !== TYPE_KEEPALIVE)) return { ok: false, reason: 'malformed' };
-    const session = msg.subarray(1, 17);
-    const hi = msg.readUInt32BE(17);
-    if (hi >= 2 ** 21) return { ok: false, reason: 'malformed' }; // past 2^53
-    const counter = hi * 2 ** 32 + msg.readUInt32BE(21);
-    if (counter === 0) return { ok: false, reason: 'malformed' };
-    const current = this.session !== undefined && this.session.equals(session);
-    let key: KeyObject;
+  /**
+   * Opens the datagram at off (len bytes) in place: the packet is then at
+   * off + HEADER_BYTES, len - OVERHEAD bytes. Returns its type, or a negative
+   * OPEN_* reason. `now` is a monotonic clock (ms): it times the stale-session
+   * rule, which a wall-clock step must not void.
+   */
+  openInPlace(blk: NativeBlock, off: number, len: number, now = 0): number {
+    const u8 = blk.u8;
+    const type = u8[off];
+    if (len < OVERHEAD || (type !== TYPE_DATA && type !== TYPE_KEEPALIVE)) return OPEN_MALFORMED;
+    const hi = blk.view.getUint32(off + 17);
+    if (hi >= 2 ** 21) return OPEN_MALFORMED; // past 2^53
+    const counter = hi * 2 ** 32 + blk.view.getUint32(off + 21);
+    if (counter === 0) return OPEN_MALFORMED;
+    const current = this.session !== undefined && sameSession(this.session, u8, off + 1);
+    let key: AeadKey;
     if (current) {
-      const w = this.window.check(counter);
-      if (w !== 'ok') return { ok: false, reason: 'replayed' };
-      key = this.key!;
+      if (this.window.check(counter) !== 'ok') return OPEN_REPLAYED;
+      key = this.key;
     } else {
-      if (sessionStart(session) < this.sessionStart && now - this.lastAccepted < STALE_SESSION_AFTER_MS) {
-        return { ok: false, reason: 'stale-session' };
+      const session = u8.subarray(off + 1, off + 17);
+      if (sessionStart(session) < this.sessionStart && now - this.lastAccepted < STALE_SESSION_AFTER_MS) return OPEN_STALE_SESSION;
+      if (!this.candidate || !sameSession(this.candidate, u8, off + 1)) {
+        this.candidate = Buffer.from(session);
+        this.candidateKey.setKey(sessionKey(this.dataKey, session));
       }
-      if (!this.candidate || !this.candidate.session.equals(session)) {
-        this.candidate = { session: Buffer.from(session), key: sessionKey(this.dataKey, session) };
-      }
-      key = this.candidate.key;
+      key = this.candidateKey;
     }
-    const header = msg.subarray(0, HEADER_BYTES);
-    const end = msg.length - TAG_BYTES;
-    let payload: Buffer;
-    try {
-      const d = createDecipheriv('chacha20-poly1305', key, nonceFor(counter), { authTagLength: TAG_BYTES });
-      d.setAAD(header, { plaintextLength: end - HEADER_BYTES });
-      d.setAuthTag(msg.subarray(end));
-      payload = d.update(msg.subarray(HEADER_BYTES, end));
-      d.final();
-    } catch {
-      return { ok: false, reason: 'forged' };
-    }
+    const end = off + len - TAG_BYTES;
+    if (!key.open(blk, counter, off, HEADER_BYTES, off + HEADER_BYTES, end - off - HEADER_BYTES, end)) return OPEN_FORGED;
     if (!current) {
       // Authentic and newer: the peer restarted. Start its window afresh.
-      this.session = Buffer.from(session);
-      this.sessionStart = sessionStart(session);
+      this.session = this.candidate!;
+      this.sessionStart = sessionStart(this.session);
+      this.candidateKey = this.key;
       this.key = key;
       this.window = new ReplayWindow();
       this.candidate = undefined;
     }
     this.window.accept(counter);
     this.lastAccepted = now;
-    return { ok: true, type: msg[0], payload };
+    return type;
   }
+
+  open(msg: Uint8Array, now = 0): OpenResult {
+    if (msg.length > MAX_PACKET + OVERHEAD) return { ok: false, reason: 'malformed' };
+    const blk = scratchBlock();
+    blk.u8.set(msg, 0);
+    const r = this.openInPlace(blk, 0, msg.length, now);
+    if (r < 0) return { ok: false, reason: REASONS[r as keyof typeof REASONS] };
+    return { ok: true, type: r, payload: Buffer.from(blk.u8.subarray(HEADER_BYTES, msg.length - TAG_BYTES)) };
+  }
+
+  free(): void {
+    this.key.free();
+    this.candidateKey.free();
+  }
+}
+
+function sameSession(session: Buffer, u8: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 16; i++) if (session[i] !== u8[at + i]) return false;
+  return true;
 }
