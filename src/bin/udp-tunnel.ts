@@ -50,6 +50,9 @@ serve options:
   --state FILE              keep the tunnels here; restored at start
   --keepalive SECONDS       send a keepalive every SECONDS (0: off); a peer
                             silent for 3 of them shows as silent in 'list'
+  --no-offload              no batches (recvmmsg/sendmmsg), no UDP GSO, no tun
+                            TSO/GRO: one packet per system call, for a kernel
+                            that misbehaves
   --log FILE, --log-level LEVEL, --pid-file FILE, --control-socket PATH (${DEFAULT_CONTROL_SOCKET})
 ctl options:
   -s, --server HOST         the daemon to talk to (a local address means 127.0.0.1)
@@ -70,7 +73,7 @@ ctl options:
 
 const SPEC = {
   string: ['control-address', 'key-file', 'state', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'netmask', 'remote', 'route'],
-  boolean: ['help', 'version', 'json'],
+  boolean: ['help', 'version', 'json', 'offload'],
   integer: ['data-port', 'control-port', 'keepalive', 'port', 'mtu'],
   repeatable: ['route'],
   // A tunnel name is the user's word: "-n -x" must reach the daemon, which says what is wrong with it.
@@ -88,6 +91,7 @@ interface ServeConfig {
   keyFile?: string;
   state?: string;
   keepaliveMs: number;
+  offload: boolean;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -148,6 +152,7 @@ function loadServe(args: Args): ServeConfig {
     keys: keyFile ? readKeys(keyFile) : undefined,
     state: args.state,
     keepaliveMs: keepalive * 1000,
+    offload: args.offload !== false,
     log: args.log,
     logLevel: levelArg(args['log-level']),
     pidFile: args['pid-file'],
@@ -166,7 +171,7 @@ async function serve(args: Args): Promise<void> {
     starting: (c) => `${NAME} ${VERSION} starting: data port ${c.dataPort}, control ${c.controlAddress}:${c.controlPort}, ${initial.length} tunnel(s) in the state file`,
     create: (c, log, warnOnce) => {
       const d = createUdpTunnel(
-        { dataPort: c.dataPort, controlPort: c.controlPort, controlAddress: c.controlAddress, keys: c.keys, keepaliveMs: c.keepaliveMs },
+        { dataPort: c.dataPort, controlPort: c.controlPort, controlAddress: c.controlAddress, keys: c.keys, keepaliveMs: c.keepaliveMs, offload: c.offload },
         { initialTunnels: initial, saveTunnels: c.state ? (t) => saveState(c.state!, t) : undefined },
       );
       logDaemonEvents(d, log, warnOnce);

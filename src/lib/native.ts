@@ -25,8 +25,14 @@ const SOL_PACKET = 263;
 const PACKET_ADD_MEMBERSHIP = 1;
 const PACKET_MR_ALLMULTI = 2;
 const TUNSETIFF = 0x400454ca;
+const TUNSETOFFLOAD = 0x400454d0;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+// <linux/if_tun.h> TUN_F_*: what a tun device may hand over.
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
 const IFNAMSIZ = 16;
 export const EAGAIN = 11;
 export const ETH_P_ALL = 0x0003;
@@ -215,16 +221,17 @@ export function writeFd(fd: number, buf: Uint8Array, length = buf.length): boole
 
 /**
  * Creates (or attaches to) a TUN device without packet info headers, so each
- * read is one IP packet. Returns the fd, non-blocking.
+ * read is one IP packet. Returns the fd, non-blocking. With vnetHdr
+ * (IFF_VNET_HDR) every packet each way is preceded by a virtio-net header.
  */
-export function openTunDevice(name: string): number {
+export function openTunDevice(name: string, vnetHdr = false): number {
   if (Buffer.byteLength(name) >= IFNAMSIZ) throw new Error(`tun device name "${name}" is longer than ${IFNAMSIZ - 1} bytes`);
   const c = load();
   const fd = check(c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC, 0), 'open /dev/net/tun');
   // struct ifreq: char ifr_name[16]; short ifr_flags; padded to 40 bytes.
   const ifr = Buffer.alloc(40);
   ifr.write(name, 0, 'utf8');
-  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
+  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI | (vnetHdr ? IFF_VNET_HDR : 0), IFNAMSIZ);
   const r = c.ioctl(fd, TUNSETIFF, 'void *', ifr);
   if (r < 0) {
     const errno = c.koffi.errno();
@@ -232,6 +239,31 @@ export function openTunDevice(name: string): number {
     throw new SyscallError(`ioctl(TUNSETIFF ${name})`, errno);
   }
   return fd;
+}
+
+/** TUNSETOFFLOAD: which offloads (TUN_F_*) the device may hand us; 0, or -errno. */
+export function setTunOffload(fd: number, flags: number): number {
+  const c = load();
+  return c.raw.ioctl(fd, TUNSETOFFLOAD, flags) < 0 ? -c.raw.errno() : 0;
+}
+
+/** read(2) into native memory: the byte count, -1 when nothing waits (EAGAIN); other errors throw. */
+export function readInto(fd: number, blk: NativeBlock, off: number, max: number): number {
+  const r = load().raw;
+  const n = r.read(fd, blk.base + off, max);
+  if (n >= 0) return n;
+  const errno = r.errno();
+  if (errno === EAGAIN) return -1;
+  throw new SyscallError('read', errno);
+}
+
+/** write(2) of one packet from native memory; false when the queue is full (EAGAIN). */
+export function writeFrom(fd: number, blk: NativeBlock, off: number, len: number): boolean {
+  const r = load().raw;
+  if (r.write(fd, blk.base + off, len) >= 0) return true;
+  const errno = r.errno();
+  if (errno === EAGAIN) return false;
+  throw new SyscallError('write', errno);
 }
 
 export interface PacketSocketOptions {

@@ -118,14 +118,19 @@ export class DatagramRing {
   readonly view: DataView;
   private readonly dataAt: number;
 
+  /** Offset of the `extra` bytes after the slots (a work area in the same block). */
+  readonly extraOffset: number;
+
   constructor(
     readonly count: number,
     readonly slotBytes: number,
     readonly headroom = 0,
+    extra = 0,
   ) {
     const headers = MessageVector.bytes(count);
     this.dataAt = Math.ceil(headers / 4096) * 4096;
-    this.block = allocBlock(this.dataAt + count * slotBytes);
+    this.extraOffset = this.dataAt + count * slotBytes;
+    this.block = allocBlock(this.extraOffset + extra);
     this.u8 = this.block.u8;
     this.view = this.block.view;
     this.msgs = new MessageVector(this.view, this.block.base, 0, count);
@@ -190,7 +195,7 @@ export class DatagramRing {
    */
   discard(): void {
     const start = Math.ceil((this.block.base + this.dataAt) / PAGE) * PAGE;
-    const end = Math.floor((this.block.base + this.block.size) / PAGE) * PAGE;
+    const end = Math.floor((this.block.base + this.extraOffset) / PAGE) * PAGE;
     if (end > start) sys().madvise(start, end - start, MADV_DONTNEED);
   }
 

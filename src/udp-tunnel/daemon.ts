@@ -7,14 +7,16 @@ import { TypedEmitter } from 'tiny-typed-emitter';
 import { ConfigError } from '../lib/config';
 import { monotonicMs, wallTimeOf, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
-import { Opener, Sealer, TYPE_KEEPALIVE, TYPE_DATA } from './aead';
+import { describeOffload, type DataPathStatus } from '../lib/offload';
+import { sockAddr } from '../lib/sockaddr';
+import { Opener, Sealer } from './aead';
+import { DataPath, type DataPathCounters, type DataTunnel } from './datapath';
 import { AuthError, isSigned, NonceCache, signMessage, verifyMessage } from './control-auth';
 import { linuxDevices, type DeviceOps } from './device';
 import type { TunnelKeys } from './keys';
 import { decodeControlBody, sameSpec, type ControlRequest, type TunnelSpec } from './tunnel-spec';
 
 export const MAX_TUNNELS = 128; // keeps a `list` reply inside one datagram
-const READS_PER_WAKEUP = 256; // then yield to the loop; uv_poll fires again
 const SILENT_AFTER_KEEPALIVES = 3;
 const MAX_REPLY_BYTES = 60_000; // a UDP datagram carries 65507, less the signature
 
@@ -25,6 +27,10 @@ export interface UdpTunnelOptions {
   keys?: TunnelKeys;
   /** 0: no keepalives. */
   keepaliveMs: number;
+  /** Batching and the kernel offloads (false: --no-offload). */
+  offload?: boolean;
+  /** Where the data socket binds (every address by default). */
+  dataAddress?: string;
 }
 
 export interface UdpTunnelDeps {
@@ -32,6 +38,7 @@ export interface UdpTunnelDeps {
   now?: Clock;
   /** Monotonic: silence and stale-session timeouts; default: now if given, else performance.now. */
   tick?: Clock;
+  /** The control socket (tests inject one). */
   createSocket?: () => dgram.Socket;
   devices?: DeviceOps;
   /** Restored at start. */
@@ -53,6 +60,8 @@ export interface TunnelDrops {
   tunFull: number;
   /** The UDP send failed. */
   sendFailed: number;
+  /** Larger than the tunnel's MTU (and its overhead): dropped unread. */
+  oversized: number;
 }
 
 export interface TunnelStatus extends TunnelSpec {
@@ -81,6 +90,11 @@ export interface UdpTunnelStatus {
   controlRefused: number;
   /** Authentic (or local) but invalid: bad JSON or fields. */
   controlInvalid: number;
+  /** Batching and offloads in use, and why not. */
+  dataPath: DataPathStatus;
+  /** Who seals and opens (keyed): OpenSSL EVP in place, or node:crypto. */
+  aead?: string;
+  offloads: DataPathCounters;
   tunnels: TunnelStatus[];
 }
 
@@ -88,18 +102,14 @@ export type ControlReply = { ok: true; message?: string; status?: UdpTunnelStatu
 
 // addedAt and lastRx are monotonic ticks: "silent" and the stale-session rule are
 // timeouts, which a step of the wall clock must not fire or freeze.
-interface Tunnel {
+interface Tunnel extends DataTunnel {
   spec: TunnelSpec;
-  fd: number;
-  watch: { close(): void };
-  opener?: Opener;
   addedAt: number;
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  lastRx: number | null;
   drops: TunnelDrops;
+}
+
+function ipNumber(address: string): number {
+  return sockAddr(address, 0).w3;
 }
 
 function isLoopback(address: string): boolean {
@@ -114,13 +124,15 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
   private readonly save: (tunnels: TunnelSpec[]) => void;
   private readonly tunnels = new Map<string, Tunnel>(); // by name
   private readonly byRemote = new Map<string, Tunnel>();
+  private readonly byIp = new Map<number, Tunnel>();
+  private readonly byTag = new Map<number, Tunnel>();
+  private nextTag = 0;
   // From the state file but not restored (say the name is taken): kept in the
   // file until deleted or replaced, so one bad start does not forget them.
   private readonly unrestored = new Map<string, TunnelSpec>();
   private readonly nonces = new NonceCache();
   private readonly sealer?: Sealer;
-  private readonly readBuf = Buffer.allocUnsafe(65536);
-  private data?: dgram.Socket;
+  private readonly data: DataPath;
   private control?: dgram.Socket;
   private keepaliveTimer?: NodeJS.Timeout;
   private queue: Promise<unknown> = Promise.resolve();
@@ -140,20 +152,27 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     this.save = deps.saveTunnels ?? (() => {});
     this.startedAt = this.now();
     if (opts.keys) this.sealer = new Sealer(opts.keys.data, this.startedAt);
+    this.data = new DataPath(
+      { port: opts.dataPort, address: opts.dataAddress ?? '0.0.0.0', offload: opts.offload !== false, sealer: this.sealer },
+      {
+        devices: this.devices,
+        tick: this.tick,
+        tunnelFrom: (ip) => this.byIp.get(ip),
+        tunnelByTag: (tag) => this.byTag.get(tag),
+        warning: (key, msg) => this.emit('warning', key, msg),
+        unknownSource: () => {
+          this.counters.unknownSource++;
+        },
+      },
+    );
   }
 
   async start(): Promise<void> {
-    this.data = this.createSocket();
-    this.data.on('message', (msg, rinfo) => this.onData(msg, rinfo.address));
-    this.data.on('error', (err) => this.emit('warning', 'data-socket', `data socket: ${err.message}`));
-    await bind(this.data, this.opts.dataPort, '0.0.0.0').catch((err) => {
-      throw new Error(`cannot listen for data on UDP port ${this.opts.dataPort}: ${err.message}`);
-    });
-    // Room for a burst while the loop is busy sealing; the kernel caps it at rmem_max.
     try {
-      this.data.setRecvBufferSize(4 << 20);
-      this.data.setSendBufferSize(4 << 20);
-    } catch {}
+      this.data.start();
+    } catch (err) {
+      throw new Error(`cannot listen for data on UDP port ${this.opts.dataPort}: ${(err as Error).message}`);
+    }
     this.control = this.createSocket();
     this.control.on('message', (msg, rinfo) => {
       // One at a time: adds and dels run `ip` and must not interleave.
@@ -178,7 +197,8 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       this.keepaliveTimer = setInterval(() => this.sendKeepalives(), this.opts.keepaliveMs);
       this.keepaliveTimer.unref?.();
     }
-    this.emit('info', `listening: data 0.0.0.0:${this.opts.dataPort}, control ${this.opts.controlAddress}:${this.opts.controlPort}${this.opts.keys ? ', key set (ChaCha20-Poly1305)' : ', no key'}`);
+    this.emit('info', `listening: data ${this.opts.dataAddress ?? '0.0.0.0'}:${this.opts.dataPort}, control ${this.opts.controlAddress}:${this.opts.controlPort}${this.sealer ? `, key set (ChaCha20-Poly1305, ${this.sealer.engine.name})` : ', no key'}`);
+    this.emit('info', `data path: ${describeDataPath(this.data.state)}`);
   }
 
   /** Applies one control message; the reply to send back. Exposed for tests. */
@@ -269,10 +289,15 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     const other = this.byRemote.get(spec.remoteServer);
     if (other) throw new Error(`tunnel ${other.spec.name} already goes to ${spec.remoteServer} (one tunnel per remote)`);
     if (this.tunnels.size >= MAX_TUNNELS) throw new Error(`at most ${MAX_TUNNELS} tunnels`);
-    const fd = this.devices.open(spec.name);
+    const dev = this.devices.open(spec.name, this.opts.offload !== false);
+    this.data.deviceOpened(dev.refused);
     const t: Tunnel = {
       spec,
-      fd,
+      fd: dev.fd,
+      vnet: dev.vnet,
+      tag: this.nextTag++,
+      remote: sockAddr(spec.remoteServer, this.opts.dataPort),
+      gsoTooBig: 0,
       watch: { close() {} },
       opener: this.opts.keys ? new Opener(this.opts.keys.data) : undefined,
       addedAt: this.tick(),
@@ -281,26 +306,36 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       txPackets: 0,
       txBytes: 0,
       lastRx: null,
-      drops: { forged: 0, replayed: 0, malformed: 0, tunFull: 0, sendFailed: 0 },
+      drops: { forged: 0, replayed: 0, malformed: 0, oversized: 0, tunFull: 0, sendFailed: 0 },
     };
     try {
       await this.devices.configure(spec);
     } catch (err) {
-      this.devices.close(fd);
+      this.devices.close(dev.fd);
+      t.opener?.free();
       throw err;
     }
-    t.watch = this.devices.watch(fd, () => this.onTunReadable(t));
+    t.watch = this.data.watchTunnel(t, () => this.tunnels.get(spec.name) === t);
     this.tunnels.set(spec.name, t);
     this.byRemote.set(spec.remoteServer, t);
+    this.byIp.set(ipNumber(spec.remoteServer), t);
+    this.byTag.set(t.tag, t);
     this.unrestored.delete(spec.name);
     if (persist) this.persist();
   }
 
+  private forget(t: Tunnel): void {
+    this.tunnels.delete(t.spec.name);
+    this.byRemote.delete(t.spec.remoteServer);
+    this.byIp.delete(ipNumber(t.spec.remoteServer));
+    this.byTag.delete(t.tag);
+    t.watch.close();
+    t.opener?.free();
+  }
+
   private async remove(name: string): Promise<void> {
     const t = this.tunnels.get(name)!;
-    this.tunnels.delete(name);
-    this.byRemote.delete(t.spec.remoteServer);
-    t.watch.close();
+    this.forget(t);
     await this.devices.removeRoutes(t.spec);
     this.devices.close(t.fd);
     this.persist();
@@ -314,82 +349,15 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     }
   }
 
-  private onTunReadable(t: Tunnel): void {
-    for (let i = 0; i < READS_PER_WAKEUP; i++) {
-      if (this.tunnels.get(t.spec.name) !== t) return;
-      let n: number;
-      try {
-        n = this.devices.read(t.fd, this.readBuf);
-      } catch (err) {
-        this.emit('warning', `read-${t.spec.name}`, `tun ${t.spec.name}: ${(err as Error).message}`);
-        return;
-      }
-      if (n < 0) return;
-      if (n === 0) continue;
-      const pkt = this.readBuf.subarray(0, n);
-      // dgram keeps the buffer until sent: each datagram gets its own.
-      const out = this.sealer ? this.sealer.seal(TYPE_DATA, pkt) : Buffer.from(pkt);
-      this.sendTo(t, out, n);
-    }
-  }
-
-  private sendTo(t: Tunnel, out: Buffer, payloadBytes: number): void {
-    this.data?.send(out, this.opts.dataPort, t.spec.remoteServer, (err) => {
-      if (err) {
-        t.drops.sendFailed++;
-        this.emit('warning', `send-${t.spec.name}`, `send to ${t.spec.remoteServer}: ${err.message}`);
-      }
-    });
-    if (payloadBytes > 0) {
-      t.txPackets++;
-      t.txBytes += payloadBytes;
-    }
-  }
-
-  /** One data datagram from the underlay. Exposed for tests. */
-  onData(msg: Buffer, from: string): void {
-    const t = this.byRemote.get(from.startsWith('::ffff:') ? from.slice(7) : from);
-    if (!t) {
-      this.counters.unknownSource++;
-      return;
-    }
-    let payload = msg;
-    if (t.opener) {
-      const r = t.opener.open(msg, this.tick());
-      if (!r.ok) {
-        if (r.reason === 'forged') t.drops.forged++;
-        else if (r.reason === 'malformed') t.drops.malformed++;
-        else t.drops.replayed++;
-        return;
-      }
-      t.lastRx = this.tick();
-      if (r.type === TYPE_KEEPALIVE) return;
-      payload = r.payload;
-    } else if (msg.length === 0) {
-      t.lastRx = this.tick(); // a keyless keepalive
-      return;
-    }
-    const version = payload.length ? payload[0] >> 4 : 0;
-    if (version !== 4 && version !== 6) {
-      t.drops.malformed++;
-      return;
-    }
-    t.lastRx = this.tick();
-    t.rxPackets++;
-    t.rxBytes += payload.length;
-    try {
-      if (!this.devices.write(t.fd, payload, payload.length)) t.drops.tunFull++;
-    } catch (err) {
-      t.drops.tunFull++;
-      this.emit('warning', `write-${t.spec.name}`, `tun ${t.spec.name}: ${(err as Error).message}`);
-    }
+  /** One data datagram from the underlay, as if received alone. Exposed for tests. */
+  onData(msg: Uint8Array, from: string): void {
+    this.data.receive(msg, ipNumber(from.startsWith('::ffff:') ? from.slice(7) : from));
   }
 
   /** Exposed for tests (the timer calls it). */
   sendKeepalives(): void {
-    for (const t of this.tunnels.values()) {
-      this.sendTo(t, this.sealer ? this.sealer.seal(TYPE_KEEPALIVE, Buffer.alloc(0)) : Buffer.alloc(0), 0);
-    }
+    for (const t of this.tunnels.values()) this.data.keepalive(t);
+    this.data.flush();
   }
 
   status(): UdpTunnelStatus {
@@ -405,6 +373,9 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       keyed: !!this.opts.keys,
       keepaliveMs: ka,
       ...this.counters,
+      dataPath: this.data.state,
+      aead: this.sealer?.engine.name,
+      offloads: { ...this.data.counters },
       tunnels: [...this.tunnels.values()].map((t) => ({
         ...t.spec,
         addedAt: wall(t.addedAt),
@@ -424,15 +395,23 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    for (const t of this.tunnels.values()) {
-      t.watch.close();
+    for (const t of [...this.tunnels.values()]) {
+      this.forget(t);
       this.devices.close(t.fd);
     }
-    this.tunnels.clear();
-    this.byRemote.clear();
-    this.data?.close();
+    this.data.close();
+    this.sealer?.free();
     this.control?.close();
   }
+}
+
+/** The data path in words, for the log and the status. */
+export function describeDataPath(p: DataPathStatus): string {
+  return [
+    describeOffload(p.batching, 'batched (recvmmsg/sendmmsg)', 'one datagram per system call'),
+    describeOffload(p['udp-gso'], 'UDP GSO', 'no UDP GSO'),
+    describeOffload(p['tun-offload'], 'tun TSO and GRO', 'plain tun packets'),
+  ].join(', ');
 }
 
 // Every address we send to is an IPv4 literal; skip dns.lookup's extra tick.

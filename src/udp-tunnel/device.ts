@@ -1,20 +1,32 @@
 // The tun side of a tunnel: the device through the native layer (readiness
 // polling, never the threadpool), its address, MTU and routes through `ip`.
 import { execFile } from 'node:child_process';
-import { closeFd, openTunDevice, readFd, watchReadable, writeFd, type ReadableWatch } from '../lib/native';
+import { closeFd, openTunDevice, readInto, setTunOffload, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, watchReadable, writeFrom, type NativeBlock, type ReadableWatch } from '../lib/native';
+import { kernelRefusalStandIn } from '../lib/offload';
+import { errnoName } from '../lib/udp-socket';
 import { formatCidr, parseCidr } from '../lib/ip';
 import { prefixLength, type TunnelSpec } from './tunnel-spec';
 
+export interface OpenedDevice {
+  fd: number;
+  /** Packets each way carry a virtio-net header (TSO/checksum offload on). */
+  vnet: boolean;
+  /** The kernel refused the offloads (errno name): the device is plain. */
+  refused?: string;
+}
+
 export interface DeviceOps {
-  /** Creates the tun device; returns its non-blocking fd. */
-  open(name: string): number;
+  /** Creates the tun device (non-blocking); with offload, asks for TSO and checksum offload. */
+  open(name: string, offload: boolean): OpenedDevice;
   /** Address, MTU, up, routes. */
   configure(spec: TunnelSpec): Promise<void>;
   removeRoutes(spec: TunnelSpec): Promise<void>;
   /** Closing the fd removes the (non-persistent) device and every route through it. */
   close(fd: number): void;
-  read(fd: number, buf: Uint8Array): number;
-  write(fd: number, buf: Uint8Array, length: number): boolean;
+  /** One packet into blk at off: its length, or -1 when none waits. */
+  read(fd: number, blk: NativeBlock, off: number, max: number): number;
+  /** One packet from blk; false when the device's queue is full. */
+  write(fd: number, blk: NativeBlock, off: number, len: number): boolean;
   watch(fd: number, onReadable: () => void): ReadableWatch;
 }
 
@@ -32,8 +44,22 @@ function subnet(address: string, len: number): string {
   return formatCidr(c);
 }
 
+// No kernel knows this TUN_F_ bit: TUNSETOFFLOAD refuses it with EINVAL (the
+// kernel's own way to probe for features), the old-kernel stand-in of the tests.
+const UNKNOWN_TUN_F = 0x8000;
+
+function openDevice(name: string, offload: boolean): OpenedDevice {
+  if (!offload) return { fd: openTunDevice(name), vnet: false };
+  const fd = openTunDevice(name, true);
+  const r = setTunOffload(fd, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | (kernelRefusalStandIn('tun-offload') ? UNKNOWN_TUN_F : 0));
+  if (r === 0) return { fd, vnet: true };
+  // The device exists only while its fd is open: a plain one takes its place.
+  closeFd(fd);
+  return { fd: openTunDevice(name), vnet: false, refused: errnoName(-r) };
+}
+
 export const linuxDevices: DeviceOps = {
-  open: openTunDevice,
+  open: openDevice,
   async configure(spec) {
     // The address goes on as a /32 and its subnet as a plain route: with
     // "10.0.2.3/30" the kernel would add 10.0.2.3 as the subnet's broadcast
@@ -49,7 +75,7 @@ export const linuxDevices: DeviceOps = {
     for (const r of spec.routes) await ip(['route', 'del', r, 'dev', spec.name]).catch(() => {});
   },
   close: closeFd,
-  read: readFd,
-  write: writeFd,
+  read: readInto,
+  write: writeFrom,
   watch: watchReadable,
 };

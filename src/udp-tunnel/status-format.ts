@@ -1,5 +1,5 @@
 // `udp-tunnel ctl -o list` and `udp-tunnel status`: one line per tunnel.
-import type { TunnelStatus, UdpTunnelStatus } from './daemon';
+import { describeDataPath, type TunnelStatus, type UdpTunnelStatus } from './daemon';
 import { prefixLength } from './tunnel-spec';
 
 function ago(now: number, t: number | null): string {
@@ -29,7 +29,11 @@ export function formatStatus(s: UdpTunnelStatus): string {
   const head =
     `udp-tunnel: data port ${s.dataPort}, control ${s.control}, ${s.keyed ? 'key set (ChaCha20-Poly1305)' : 'no key'}` +
     `${s.keepaliveMs ? `, keepalive ${s.keepaliveMs / 1000}s` : ''}\n` +
-    `unknown-source datagrams ${s.unknownSource}; control accepted ${s.controlAccepted}, refused ${s.controlRefused}, invalid ${s.controlInvalid}`;
+    `unknown-source datagrams ${s.unknownSource}; control accepted ${s.controlAccepted}, refused ${s.controlRefused}, invalid ${s.controlInvalid}` +
+    (s.dataPath ? `\ndata path: ${describeDataPath(s.dataPath)}${s.aead ? `; AEAD: ${s.aead}` : ''}` : '') +
+    (s.offloads
+      ? `\noffloads: ${s.offloads.tsoSuperPackets} super-packets cut into ${s.offloads.tsoSegments} (TSO), ${s.offloads.gsoSends} GSO sends of ${s.offloads.gsoDatagrams} datagrams, ${s.offloads.groJoined} segments joined into ${s.offloads.groSuperPackets} (GRO)`
+      : '');
   if (!s.tunnels.length) return `${head}\nno tunnels`;
   const rows = [['NAME', 'REMOTE', 'ADDRESS', 'MTU', 'RX PKTS', 'RX', 'TX PKTS', 'TX', 'LAST RX', 'DROPS', 'ROUTES']];
   for (const t of s.tunnels) {

@@ -1,9 +1,10 @@
-// The daemon with fake sockets and fake tun devices: no network, no timers.
+// The daemon with fake tun devices and a fake control socket; its data socket
+// is real, on loopback (127.0.0.1, peers at 127.0.0.2..): no timers.
 import { EventEmitter } from 'node:events';
 import type dgram from 'node:dgram';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Sealer, TYPE_DATA } from '../../src/udp-tunnel/aead';
+import { Opener, Sealer, TYPE_DATA } from '../../src/udp-tunnel/aead';
 import { signMessage } from '../../src/udp-tunnel/control-auth';
 import { createUdpTunnel, type UdpTunnelOptions } from '../../src/udp-tunnel/daemon';
 import type { DeviceOps } from '../../src/udp-tunnel/device';
@@ -24,6 +25,36 @@ class FakeSocket extends EventEmitter {
   close() {}
 }
 
+import dgramReal from 'node:dgram';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = dgramReal.createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A peer's data socket at ADDRESS:port, recording what arrives. */
+function peerSocket(address: string, port: number): Promise<{ got: Buffer[]; close(): void }> {
+  return new Promise((resolve) => {
+    const s = dgramReal.createSocket('udp4');
+    const got: Buffer[] = [];
+    s.on('message', (m) => got.push(m));
+    s.bind(port, address, () => resolve({ got, close: () => s.close() }));
+  });
+}
+
+const until = async (what: string, cond: () => boolean, ms = 2000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
 function fakeDevices() {
   let nextFd = 10;
   const d = {
@@ -40,7 +71,7 @@ function fakeDevices() {
     open(name) {
       const fd = nextFd++;
       d.open.set(name, fd);
-      return fd;
+      return { fd, vnet: false };
     },
     async configure(spec) {
       if (d.failConfigure) throw new Error('ip: RTNETLINK answers: File exists');
@@ -53,14 +84,14 @@ function fakeDevices() {
       d.closed.push(fd);
       for (const [n, f] of d.open) if (f === fd) d.open.delete(n);
     },
-    read(fd, buf) {
+    read(fd, blk, off) {
       const p = d.inbox.get(fd)?.shift();
       if (!p) return -1;
-      buf.set(p);
+      blk.u8.set(p, off);
       return p.length;
     },
-    write(fd, buf, len) {
-      d.written.push({ fd, pkt: Buffer.from(buf.subarray(0, len)) });
+    write(fd, blk, off, len) {
+      d.written.push({ fd, pkt: Buffer.from(blk.u8.subarray(off, off + len)) });
       return true;
     },
     watch(fd, cb) {
@@ -71,7 +102,7 @@ function fakeDevices() {
   return { d, ops };
 }
 
-const OPTS: UdpTunnelOptions = { dataPort: 5000, controlPort: 5001, controlAddress: '127.0.0.1', keepaliveMs: 0 };
+const OPTS: UdpTunnelOptions = { dataPort: 5000, controlPort: 5001, controlAddress: '127.0.0.1', keepaliveMs: 0, dataAddress: '127.0.0.1' };
 const ADD = (name: string, remote: string, extra = '') =>
   `{"op":"add","tunnel":[{"name":"${name}","tunnelIP":"10.0.1.1","netmask":"255.255.255.252","mtu":1500,"remoteServer":"${remote}"${extra}}]}`;
 const ipPacket = (n = 60) => Buffer.concat([Buffer.from([0x45]), Buffer.alloc(n - 1, 7)]);
@@ -82,8 +113,9 @@ async function setup(opts: Partial<UdpTunnelOptions> = {}, initial: TunnelSpec[]
   const { d, ops } = fakeDevices();
   const saved: TunnelSpec[][] = [];
   const warnings: string[] = [];
+  const dataPort = await freePort();
   const tun = createUdpTunnel(
-    { ...OPTS, ...opts },
+    { ...OPTS, dataPort, ...opts },
     {
       now: () => now,
       devices: ops,
@@ -98,7 +130,7 @@ async function setup(opts: Partial<UdpTunnelOptions> = {}, initial: TunnelSpec[]
   );
   tun.on('warning', (_k, m) => warnings.push(m));
   await tun.start();
-  return { tun, d, saved, warnings, data: sockets[0], advance: (ms: number) => (now += ms), now: () => now };
+  return { tun, d, saved, warnings, dataPort, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 test('add from localhost: device made, configured, saved; list shows it', async () => {
@@ -189,29 +221,56 @@ test('keyless data: demux by remote address, IP packets to the tun, strangers an
   tun.close();
 });
 
-test('tun to socket: each packet one datagram to remote:dataPort, whole', async () => {
-  const { tun, d, data } = await setup();
+test('a datagram larger than the tunnel carries is dropped unread and counted; status names the data path', async () => {
+  const { tun, d } = await setup();
   await tun.handleControl(ADD('udp2', '192.0.2.2'), '127.0.0.1');
+  tun.onData(ipPacket(1501), '192.0.2.2'); // the tunnel's MTU is 1500
+  tun.onData(ipPacket(65507), '192.0.2.2');
+  tun.onData(ipPacket(65507), '192.0.2.99');
+  assert.is(d.written.length, 0);
+  const s = tun.status();
+  assert.is(s.tunnels[0].drops.oversized, 2);
+  assert.is(s.unknownSource, 1);
+  assert.equal(s.dataPath.batching, { state: 'on' });
+  assert.match(formatStatus(s), 'data path: batched (recvmmsg/sendmmsg), UDP GSO, tun TSO and GRO');
+  assert.match(formatStatus(s), 'oversized=2');
+  tun.close();
+});
+
+test('--no-offload: every offload off, and status says so', async () => {
+  const { tun } = await setup({ offload: false });
+  assert.match(formatStatus(tun.status()), 'data path: one datagram per system call (--no-offload), no UDP GSO (--no-offload), plain tun packets (--no-offload)');
+  tun.close();
+});
+
+test('tun to socket: each packet one datagram to remote:dataPort, whole', async () => {
+  const { tun, d, dataPort } = await setup();
+  const peer = await peerSocket('127.0.0.2', dataPort);
+  await tun.handleControl(ADD('udp2', '127.0.0.2'), '127.0.0.1');
   const fd = d.open.get('udp2')!;
   d.inbox.set(fd, [ipPacket(1500), ipPacket(40)]);
   d.readers.get(fd)!();
-  assert.equal(data.sent.map((s) => [s.address, s.port, s.msg.length]), [['192.0.2.2', 5000, 1500], ['192.0.2.2', 5000, 40]]);
+  await until('both datagrams', () => peer.got.length === 2);
+  assert.equal(peer.got.map((m) => m.length), [1500, 40]);
+  assert.equal(peer.got[0], ipPacket(1500));
   assert.is(tun.status().tunnels[0].txPackets, 2);
+  peer.close();
   tun.close();
 });
 
 test('keyed data: sealed both ways; forged and replayed dropped and counted', async () => {
   const keys = deriveKeys('the shared secret of the mesh');
-  const { tun, d, data, now } = await setup({ keys });
-  await tun.handleControl(ADD('udp2', '192.0.2.2'), '127.0.0.1');
+  const { tun, d, now, dataPort } = await setup({ keys });
+  const peerSock = await peerSocket('127.0.0.2', dataPort);
+  await tun.handleControl(ADD('udp2', '127.0.0.2'), '127.0.0.1');
   const fd = d.open.get('udp2')!;
   const peer = new Sealer(keys.data, now() - 1000);
   const good = peer.seal(TYPE_DATA, ipPacket(1400));
-  tun.onData(good, '192.0.2.2');
-  tun.onData(good, '192.0.2.2'); // replay
+  tun.onData(good, '127.0.0.2');
+  tun.onData(good, '127.0.0.2'); // replay
   const forged = Buffer.from(peer.seal(TYPE_DATA, ipPacket(100)));
   forged[forged.length - 1] ^= 0xff;
-  tun.onData(forged, '192.0.2.2');
+  tun.onData(forged, '127.0.0.2');
   assert.is(d.written.length, 1);
   assert.equal(d.written[0].pkt, ipPacket(1400));
   const drops = tun.status().tunnels[0].drops;
@@ -219,20 +278,26 @@ test('keyed data: sealed both ways; forged and replayed dropped and counted', as
   assert.is(drops.forged, 1);
   d.inbox.set(fd, [ipPacket(100)]);
   d.readers.get(fd)!();
-  assert.is(data.sent.length, 1);
-  assert.is(data.sent[0].msg.length, 100 + 42);
+  await until('the sealed datagram', () => peerSock.got.length === 1);
+  assert.is(peerSock.got[0].length, 100 + 42);
+  const back = new Opener(keys.data).open(peerSock.got[0], 0);
+  assert.ok(back.ok && back.payload.equals(ipPacket(100)), 'the peer opens it');
+  peerSock.close();
   tun.close();
 });
 
 test('keepalive: sent to each tunnel; a peer silent for 3 intervals shows as silent', async () => {
-  const { tun, data, advance } = await setup({ keepaliveMs: 1000 });
-  await tun.handleControl(ADD('udp2', '192.0.2.2'), '127.0.0.1');
+  const { tun, advance, dataPort } = await setup({ keepaliveMs: 1000 });
+  const peer = await peerSocket('127.0.0.2', dataPort);
+  await tun.handleControl(ADD('udp2', '127.0.0.2'), '127.0.0.1');
   tun.sendKeepalives();
-  assert.equal(data.sent.map((s) => s.msg.length), [0]);
+  await until('the keepalive', () => peer.got.length === 1);
+  assert.equal(peer.got.map((m) => m.length), [0]);
+  peer.close();
   advance(3500);
   assert.ok(tun.status().tunnels[0].silent);
   assert.match(formatStatus(tun.status()), /never \(silent\)/);
-  tun.onData(Buffer.alloc(0), '192.0.2.2');
+  tun.onData(Buffer.alloc(0), '127.0.0.2');
   assert.not.ok(tun.status().tunnels[0].silent);
   tun.close();
 });
