@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
 # Benchmarks udp-tunnel: iperf3 TCP through one tunnel, against a socat TUN tunnel
-# (Debian socat: a C userspace tunnel of the same design, IP packet as UDP payload)
-# and against the raw underlay (the limit here). udp-tunnel runs twice: without a key
-# (the original's wire format) and with one (ChaCha20-Poly1305). Two hosts of the
-# udp-tunnel lab (test/lab/udp-tunnel.sh) in network namespaces this script creates and
-# removes; no traffic leaves them. Goals are reported (ok / MISSED, scripts/bench/table.sh),
-# never asserted: the exit status is non-zero only when the bench cannot run.
+# (Debian socat: a C userspace tunnel of the same design, IP packet as UDP payload),
+# against the raw underlay (the limit here) and against today's build (the last commit
+# before the batched data path), without a key (the original's wire format) and with
+# one (ChaCha20-Poly1305). Two hosts of the udp-tunnel lab (test/lab/udp-tunnel.sh) in
+# network namespaces this script creates and removes; no traffic leaves them. The
+# machine is noisy: every path is measured in each of UTB_ROUNDS rounds (3), the paths
+# alternating, and the table (scripts/bench/table.sh) shows medians and the median
+# ratio with its range. Goals are reported (ok / MISSED), never asserted: the exit
+# status is non-zero only when the bench cannot run.
 #
 # Usage: scripts/bench-udp-tunnel.sh   (as root; needs dist/udp-tunnel-linux-x64,
-#        iperf3, socat, python3; about 30 s)
+#        iperf3, socat, python3, git; about 2 minutes)
 #
-#   h1 192.0.2.1 --underlay bridge-- 192.0.2.2 h2      tunnel 10.8.0.1 <-> 10.8.0.2, MTU 1400
+#   h1 192.0.2.1 --underlay bridge-- 192.0.2.2 h2     every tunnel MTU 1400:
+#     this build 10.8.0.x (keyed 10.8.2.x), today's 10.8.1.x (keyed 10.8.3.x), socat 10.8.9.x
+#   All tunnel programs (both ends) run on the last CPU, iperf3 on the others.
 #
-# UTB_SECONDS (5): length of each iperf3 run.
+# UTB_SECONDS (3): length of each iperf3 run. Besides Mbit/s: the tunnel programs'
+# CPU-seconds (both ends) per Gbit moved, the figure that carries over to slower cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
 
-SECONDS_EACH=${UTB_SECONDS:-5}
+SECONDS_EACH=${UTB_SECONDS:-3}
+ROUNDS=${UTB_ROUNDS:-3}
 UT=${BENCH_UDP_TUNNEL:-dist/udp-tunnel-linux-x64}
 MTU=1400
 
@@ -28,10 +35,21 @@ LAB_PREFIX=utb$$-
 . test/lab/udp-tunnel.sh
 # shellcheck source=scripts/bench/table.sh
 . scripts/bench/table.sh
+# shellcheck source=scripts/bench/rounds.sh
+. scripts/bench/rounds.sh
 
 need_root
-need_cmd ip iperf3 socat python3
+need_cmd ip iperf3 socat python3 taskset nproc git
 [ -x "$UT" ] || die "$UT is missing; run: node scripts/build.mjs --target linux-x64 udp-tunnel"
+baseline_build OLD udp-tunnel
+
+ncpu=$(nproc)
+if [ "$ncpu" -ge 2 ]; then
+	TUN_CPU=$((ncpu - 1))
+	LOAD_CPUS="0-$((ncpu - 2))"
+else
+	TUN_CPU=0 LOAD_CPUS=0
+fi
 
 # ------------------------------------------------------------ lab
 tunnel_underlay_up
@@ -42,63 +60,85 @@ for n in 1 2; do
 done
 head -c 32 /dev/urandom | base64 >"$LAB_TMP/key"
 
-# iperf3_mbps ADDR : TCP h1 -> h2 for SECONDS_EACH, Mbit/s received
-iperf3_mbps() {
-	bg_in h2 "$LAB_TMP/iperf3-s.out" iperf3 -s -1 -B "$1"
-	local srv=$LAB_BG_PID
-	wait_until 5 "iperf3 server on $1" bash -c "ip netns exec $(ns_name h2) ss -ltn | grep -q '$1:5201'"
-	nsx h1 iperf3 -c "$1" -t "$SECONDS_EACH" -J >"$LAB_TMP/iperf3-c.json" 2>&1 || die "iperf3 to $1 failed: $(tail -5 "$LAB_TMP/iperf3-c.json")"
-	wait "$srv" 2>/dev/null || true
-	bg_stop "$srv"
-	python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$LAB_TMP/iperf3-c.json"
+declare -A PIDS=()
+# tunnel WHO EXE NET PORT [serve flags...] : a daemon pair (ports PORT, PORT+1), tunnel
+# "t-WHO" 10.8.NET.1 <-> 10.8.NET.2; both pids in PIDS[WHO]
+tunnel() {
+	local who=$1 exe=$2 net=$3 port=$4 h i pids=()
+	shift 4
+	for i in 1 2; do
+		h=h$i
+		bg_in "$h" "$LAB_TMP/$who-$h.out" taskset -c "$TUN_CPU" "$exe" serve -dp "$port" -cp $((port + 1)) \
+			--control-socket "$LAB_TMP/$who-$h.sock" --log "$LAB_TMP/$who-$h.log" "$@"
+		pids+=("$LAB_BG_PID")
+	done
+	for i in 1 2; do
+		wait_until 10 "udp-tunnel ($who) on h$i" nsx "h$i" "$exe" status --control-socket "$LAB_TMP/$who-h$i.sock"
+		nsx "h$i" "$exe" ctl -s 127.0.0.1 -p $((port + 1)) -o add -n "t-$who" -t "10.8.$net.$i" -m 24 --mtu "$MTU" -r "192.0.2.$((3 - i))" >/dev/null
+	done
+	wait_until 5 "the $who tunnel" nsx h1 ping -c 1 -W 1 "10.8.$net.2"
+	PIDS[$who]="${pids[*]}"
 }
-
-tunnel_up() { nsx h1 ping -c 1 -W 1 10.8.0.2; }
-
-# ------------------------------------------------------------ runs
-echo "bench-udp-tunnel: iperf3 TCP h1 -> h2, ${SECONDS_EACH}s each, tunnel MTU $MTU" >&2
-RAW=$(iperf3_mbps 192.0.2.2)
-
+tunnel new "$UT" 0 5000
+tunnel old "$OLD" 1 5010
+tunnel new-keyed "$UT" 2 5020 --key-file "$LAB_TMP/key"
+tunnel old-keyed "$OLD" 3 5030 --key-file "$LAB_TMP/key"
 # UDP-DATAGRAM (unconnected): an ICMP port unreachable while the other end starts
 # would make a connected socat exit.
-bg_in h1 "$LAB_TMP/socat-a.out" socat UDP-DATAGRAM:192.0.2.2:6000,bind=192.0.2.1:6000 TUN:10.8.0.1/24,tun-name=stun0,iff-no-pi,iff-up
-SA=$LAB_BG_PID
-bg_in h2 "$LAB_TMP/socat-b.out" socat UDP-DATAGRAM:192.0.2.1:6000,bind=192.0.2.2:6000 TUN:10.8.0.2/24,tun-name=stun0,iff-no-pi,iff-up
-SB=$LAB_BG_PID
+pids=()
+for i in 1 2; do
+	bg_in "h$i" "$LAB_TMP/socat-$i.out" taskset -c "$TUN_CPU" socat "UDP-DATAGRAM:192.0.2.$((3 - i)):6000,bind=192.0.2.$i:6000" \
+		"TUN:10.8.9.$i/24,tun-name=stun0,iff-no-pi,iff-up"
+	pids+=("$LAB_BG_PID")
+done
 wait_until 5 "socat tun devices" bash -c "ip -n $(ns_name h1) link show stun0 && ip -n $(ns_name h2) link show stun0"
 nsx h1 ip link set stun0 mtu "$MTU"
 nsx h2 ip link set stun0 mtu "$MTU"
-wait_until 5 "the socat tunnel" tunnel_up
-SOCAT=$(iperf3_mbps 10.8.0.2)
-bg_stop "$SA"
-bg_stop "$SB"
+wait_until 5 "the socat tunnel" nsx h1 ping -c 1 -W 1 10.8.9.2
+PIDS[socat]="${pids[*]}"
+PATH_NEW=$(nsx h1 "$UT" status --control-socket "$LAB_TMP/new-h1.sock" | sed -n 's/^data path: //p')
+AEAD_NEW=$(nsx h1 "$UT" status --control-socket "$LAB_TMP/new-keyed-h1.sock" | sed -n 's/.*; AEAD: //p')
 
-# run_udp_tunnel LABEL [serve flags...] : Mbit/s through a udp-tunnel pair
-run_udp_tunnel() {
-	local label=$1 pa pb
-	shift
-	bg_in h1 "$LAB_TMP/$label-a.out" "$UT" serve --control-socket "$LAB_TMP/$label-a.sock" --log "$LAB_TMP/$label-a.log" "$@"
-	pa=$LAB_BG_PID
-	bg_in h2 "$LAB_TMP/$label-b.out" "$UT" serve --control-socket "$LAB_TMP/$label-b.sock" --log "$LAB_TMP/$label-b.log" "$@"
-	pb=$LAB_BG_PID
-	wait_until 10 "udp-tunnel ($label) on h1" nsx h1 "$UT" status --control-socket "$LAB_TMP/$label-a.sock"
-	wait_until 10 "udp-tunnel ($label) on h2" nsx h2 "$UT" status --control-socket "$LAB_TMP/$label-b.sock"
-	nsx h1 "$UT" ctl -s 127.0.0.1 -o add -n ut0 -t 10.8.0.1 -m 24 --mtu "$MTU" -r 192.0.2.2 >/dev/null
-	nsx h2 "$UT" ctl -s 127.0.0.1 -o add -n ut0 -t 10.8.0.2 -m 24 --mtu "$MTU" -r 192.0.2.1 >/dev/null
-	wait_until 5 "the udp-tunnel ($label) tunnel" tunnel_up
-	iperf3_mbps 10.8.0.2
-	nsx h1 "$UT" ctl -s 127.0.0.1 -o list >"$LAB_TMP/$label-list.txt" 2>&1 || true
-	bg_stop "$pa"
-	bg_stop "$pb"
+ticks() { # WHO: CPU ticks of its programs so far
+	local p t=0
+	for p in ${PIDS[$1]:-}; do t=$((t + $(cpu_ticks "$p"))); done
+	echo "$t"
 }
-PLAIN=$(run_udp_tunnel plain)
-KEYED=$(run_udp_tunnel keyed --key-file "$LAB_TMP/key")
+# measure WHO ADDRESS : iperf3 TCP h1 -> h2 for SECONDS_EACH; Mbit/s, and CPU-s per Gbit
+measure() {
+	local who=$1 srv c0 c1 mbps
+	bg_in h2 "$LAB_TMP/iperf3-s.out" taskset -c "$LOAD_CPUS" iperf3 -s -1 -B "$2"
+	srv=$LAB_BG_PID
+	wait_until 5 "iperf3 server on $2" bash -c "ip netns exec $(ns_name h2) ss -ltn | grep -q '$2:5201'"
+	c0=$(ticks "$who")
+	nsx h1 taskset -c "$LOAD_CPUS" iperf3 -c "$2" -t "$SECONDS_EACH" -J >"$LAB_TMP/iperf3-c.json" 2>&1 || die "iperf3 to $2 ($who) failed: $(tail -5 "$LAB_TMP/iperf3-c.json")"
+	c1=$(ticks "$who")
+	wait "$srv" 2>/dev/null || true
+	bg_stop "$srv"
+	mbps=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$LAB_TMP/iperf3-c.json")
+	keep "$who" "$mbps"
+	[ "$who" = raw ] || keep "cpu_$who" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v m="$mbps" -v s="$SECONDS_EACH" 'BEGIN { g = m * s / 1000; printf "%.2f", (g > 0 ? (c / hz) / g : 0) }')"
+}
 
-row "iperf3 TCP: raw underlay vs socat" "$RAW" "$SOCAT" Mbit/s -
-row "iperf3 TCP: socat TUN tunnel vs raw" "$SOCAT" "$RAW" Mbit/s -
-row "iperf3 TCP: udp-tunnel, no key vs socat" "$PLAIN" "$SOCAT" Mbit/s "x>=1.0"
-row "iperf3 TCP: udp-tunnel, no key vs raw" "$PLAIN" "$RAW" Mbit/s -
-row "iperf3 TCP: udp-tunnel, ChaCha20-Poly1305 vs socat" "$KEYED" "$SOCAT" Mbit/s "x>=0.5"
-row "iperf3 TCP: udp-tunnel, ChaCha20-Poly1305 vs raw" "$KEYED" "$RAW" Mbit/s -
+echo "bench-udp-tunnel: $ROUNDS rounds of iperf3 TCP h1 -> h2, ${SECONDS_EACH}s each, tunnel MTU $MTU; tunnels on CPU $TUN_CPU, iperf3 on $LOAD_CPUS; today's build: $BASELINE_REF" >&2
+order=(new old socat new-keyed old-keyed raw)
+declare -A ADDR=([new]=10.8.0.2 [old]=10.8.1.2 [new-keyed]=10.8.2.2 [old-keyed]=10.8.3.2 [socat]=10.8.9.2 [raw]=192.0.2.2)
+for r in $(seq 1 "$ROUNDS"); do
+	echo "  round $r: ${order[*]}" >&2
+	for who in "${order[@]}"; do measure "$who" "${ADDR[$who]}"; done
+	order=("${order[@]:1}" "${order[0]}")
+done
+
+N="udp-tunnel ($PATH_NEW)"
+row_rounds "iperf3 TCP, no key: $N vs socat" new socat Mbit/s "x>=5"
+row_rounds "  ... vs today's build" new old Mbit/s -
+row_rounds "  ... today's build vs socat" old socat Mbit/s -
+row_rounds "iperf3 TCP, ChaCha20-Poly1305 ($AEAD_NEW) vs socat" new-keyed socat Mbit/s "x>=2"
+row_rounds "  ... vs today's build (node:crypto)" new-keyed old-keyed Mbit/s -
+row_rounds "  ... today's build vs socat" old-keyed socat Mbit/s -
+row_rounds "raw underlay vs socat (the limit here)" raw socat Mbit/s -
+row_rounds "CPU-seconds per Gbit (both ends), no key: this build vs today's" cpu_new cpu_old s/Gbit -
+row_rounds "  ... with the key: this build vs today's" cpu_new-keyed cpu_old-keyed s/Gbit -
+row_rounds "  ... socat vs today's build (no key)" cpu_socat cpu_old s/Gbit -
 echo
 print_table

@@ -3,15 +3,22 @@
 # proxy: a row per measure with its value, the baseline measured in the same run, the
 # ratio, the goal and whether it was met. Goals are reported, never asserted.
 #
-#   row MEASURE VALUE BASELINE UNIT GOAL   (VALUE or BASELINE "-" or text: no ratio)
+#   row MEASURE VALUE BASELINE UNIT GOAL [RATIO LOW HIGH]   (VALUE or BASELINE "-" or
+#         text: no ratio). With RATIO (figures taken in rounds: the median ratio, and its
+#         range LOW..HIGH), the ratio column shows it and its range, and an x>= goal is
+#         checked on it.
 #     GOAL  -       none
 #           <N      the value is below N (in UNIT)
 #           >=N     the value is at least N (in UNIT)
 #           x>=N    the ratio value / baseline is at least N
+#           x<=N    the ratio value / baseline is at most N (a time, say)
 #   print_table   the table, then "all goals met" or "MISSED: N goal(s) not met ..."
 
 BENCH_ROWS=()
-row() { BENCH_ROWS+=("$1|$2|$3|$4|$5"); }
+row() {
+	local IFS='|'
+	BENCH_ROWS+=("$*")
+}
 
 print_table() {
 	printf '%s\n' "${BENCH_ROWS[@]}" | awk -F'|' '
@@ -22,6 +29,7 @@ print_table() {
 			b[NR] = num($3) ? $3 " " u : $3
 			ratio = (num($2) && num($3) && $3 + 0 != 0) ? $2 / $3 : ""
 			r[NR] = ratio == "" ? "-" : sprintf("%.2fx", ratio)
+			if (NF >= 8 && num($6)) { ratio = $6; r[NR] = sprintf("%.2fx (%.2f-%.2f)", $6, $7, $8) }
 			g[NR] = $5 == "-" ? "-" : $5 ~ /^x/ ? substr($5, 2) "x" : $5 " " u
 			ok[NR] = "-"
 			if ($5 != "-") {
@@ -29,6 +37,7 @@ print_table() {
 				if (op == "<") met = num($2) && $2 + 0 < lim
 				else if (op == ">=") met = num($2) && $2 + 0 >= lim
 				else if (op == "x>=") met = ratio != "" && ratio >= lim
+				else if (op == "x<=") met = ratio != "" && ratio <= lim
 				else met = 0
 				ok[NR] = met ? "ok" : "MISSED"
 			}

@@ -3,7 +3,14 @@
 //
 //   udpbench echo  ADDR PORT                          answer every datagram to its sender
 //   udpbench rr    ADDR PORT CLIENTS SECONDS SIZE     CLIENTS sockets, one request in flight
-//                                                     each; prints {"rps":..,"lost":..}
+//                                                     each; prints {"rps":..,"lost":..,"p50us":..}
+//   udpbench rrb   ADDR PORT CLIENTS SECONDS SIZE SRC CLIENTS flows from the IPv4 addresses SRC,
+//                                                     SRC+1, ... (configured on this host), one
+//                                                     socket, one request in flight each: all
+//                                                     of them sent and received in batches
+//                                                     (sendmmsg/recvmmsg, IP_PKTINFO picks
+//                                                     each flow's source), so the load is not
+//                                                     the ceiling; prints the same
 //   udpbench sink  ADDR PORT SECONDS                  count what arrives during SECONDS after
 //                                                     the first datagram; prints {"mbps":..}
 //   udpbench blast ADDR PORT SECONDS SIZE             send as fast as possible
@@ -24,6 +31,23 @@
 
 #define BATCH 64
 #define MAXCLIENTS 4096
+#define MAXSAMPLES (1 << 22)
+
+// Round-trip times for the median: a sample per answered request, up to MAXSAMPLES.
+static float samples[MAXSAMPLES];
+static long nsamples;
+static void sample(double rtt) {
+  if (nsamples < MAXSAMPLES) samples[nsamples++] = (float)(rtt * 1e6);
+}
+static int cmpf(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+static double p50(void) {
+  if (!nsamples) return 0;
+  qsort(samples, nsamples, sizeof samples[0], cmpf);
+  return samples[nsamples / 2];
+}
 
 static double now(void) {
   struct timespec t;
@@ -132,6 +156,7 @@ static int rr(const char *addr, int port, int clients, double seconds, int size)
         if (t >= warm) {
           if (!counted_from) counted_from = t;
           done++;
+          sample(t - sent_at[i]);
         }
       }
       send(fds[i], buf, size, 0);
@@ -149,7 +174,96 @@ static int rr(const char *addr, int port, int clients, double seconds, int size)
     }
   }
   double span = counted_from ? t - counted_from : 0;
-  printf("{\"rps\":%.0f,\"lost\":%ld}\n", span > 0 ? done / span : 0, lost);
+  printf("{\"rps\":%.0f,\"lost\":%ld,\"p50us\":%.1f}\n", span > 0 ? done / span : 0, lost, p50());
+  return 0;
+}
+
+static int rrb(const char *addr, int port, int clients, double seconds, int size, const char *src) {
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+  struct in_addr base;
+  if (inet_pton(AF_INET, addr, &to.sin_addr) != 1 || inet_pton(AF_INET, src, &base) != 1) {
+    fprintf(stderr, "udpbench: rrb takes IPv4 addresses\n");
+    exit(2);
+  }
+  if (clients < 1 || clients > BATCH) clients = BATCH;
+  int fd = udp_socket(AF_INET, 8 << 20);
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0) die("IP_PKTINFO");
+  struct sockaddr_in any = {.sin_family = AF_INET};
+  if (bind(fd, (struct sockaddr *)&any, sizeof any) < 0) die("bind");
+  static char bufs[BATCH][2048];
+  static char cbuf[BATCH][CMSG_SPACE(sizeof(struct in_pktinfo))];
+  struct mmsghdr out[BATCH], in[BATCH];
+  struct iovec oiov[BATCH], iiov[BATCH];
+  static double sent_at[BATCH];
+  static int queued[BATCH];
+  if (size > 2048) size = 2048;
+  memset(bufs, 'x', sizeof bufs);
+  // Request i (at most one in flight per client) leaves from base + i.
+  int nq = 0;
+  for (int i = 0; i < clients; i++) queued[nq++] = i;
+  double start = now(), end = start + seconds, warm = start + 0.5, t = start, counted_from = 0, last_check = start;
+  long done = 0, lost = 0;
+  while ((t = now()) < end) {
+    if (nq) {
+      for (int k = 0; k < nq; k++) {
+        int i = queued[k];
+        oiov[k] = (struct iovec){bufs[i], size};
+        memset(cbuf[k], 0, sizeof cbuf[k]);
+        out[k].msg_hdr = (struct msghdr){.msg_name = &to, .msg_namelen = sizeof to, .msg_iov = &oiov[k], .msg_iovlen = 1, .msg_control = cbuf[k], .msg_controllen = sizeof cbuf[k]};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&out[k].msg_hdr);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo *pi = (struct in_pktinfo *)CMSG_DATA(c);
+        pi->ipi_spec_dst.s_addr = htonl(ntohl(base.s_addr) + i);
+        sent_at[i] = t;
+      }
+      int sent = 0;
+      while (sent < nq) {
+        int r = sendmmsg(fd, out + sent, nq - sent, 0);
+        if (r < 0) {
+          if (errno == EINTR) continue;
+          break; // a full queue: the rest count as lost and are sent again below
+        }
+        sent += r;
+      }
+      nq = 0;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    poll(&p, 1, 50);
+    t = now();
+    for (int k = 0; k < BATCH; k++) {
+      iiov[k] = (struct iovec){bufs[k], 2048};
+      in[k].msg_hdr = (struct msghdr){.msg_iov = &iiov[k], .msg_iovlen = 1, .msg_control = cbuf[k], .msg_controllen = sizeof cbuf[k]};
+    }
+    int n = recvmmsg(fd, in, BATCH, MSG_DONTWAIT, NULL);
+    for (int k = 0; k < n; k++) {
+      struct cmsghdr *c = CMSG_FIRSTHDR(&in[k].msg_hdr);
+      if (!c || c->cmsg_type != IP_PKTINFO) continue;
+      int i = (int)(ntohl(((struct in_pktinfo *)CMSG_DATA(c))->ipi_addr.s_addr) - ntohl(base.s_addr));
+      if (i < 0 || i >= clients) continue;
+      if (t >= warm) {
+        if (!counted_from) counted_from = t;
+        done++;
+        sample(t - sent_at[i]);
+      }
+      queued[nq++] = i;
+    }
+    if (t - last_check > 0.05) { // a lost request or reply must not stall its client
+      last_check = t;
+      for (int i = 0; i < clients; i++) {
+        int waiting = 1;
+        for (int k = 0; k < nq; k++) if (queued[k] == i) waiting = 0;
+        if (waiting && t - sent_at[i] > 0.2) {
+          lost++;
+          queued[nq++] = i;
+        }
+      }
+    }
+  }
+  double span = counted_from ? t - counted_from : 0;
+  printf("{\"rps\":%.0f,\"lost\":%ld,\"p50us\":%.1f}\n", span > 0 ? done / span : 0, lost, p50());
   return 0;
 }
 
@@ -212,9 +326,10 @@ static int blast(const char *addr, int port, double seconds, int size) {
 
 int main(int argc, char **argv) {
   if (argc >= 4 && !strcmp(argv[1], "echo")) echo(argv[2], atoi(argv[3]));
+  if (argc >= 8 && !strcmp(argv[1], "rrb")) return rrb(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), atoi(argv[6]), argv[7]);
   if (argc >= 7 && !strcmp(argv[1], "rr")) return rr(argv[2], atoi(argv[3]), atoi(argv[4]), atof(argv[5]), atoi(argv[6]));
   if (argc >= 5 && !strcmp(argv[1], "sink")) return sink(argv[2], atoi(argv[3]), atof(argv[4]));
   if (argc >= 6 && !strcmp(argv[1], "blast")) return blast(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]));
-  fprintf(stderr, "usage: udpbench echo ADDR PORT | rr ADDR PORT CLIENTS SECONDS SIZE | sink ADDR PORT SECONDS | blast ADDR PORT SECONDS SIZE\n");
+  fprintf(stderr, "usage: udpbench echo ADDR PORT | rr ADDR PORT CLIENTS SECONDS SIZE | rrb ADDR PORT CLIENTS SECONDS SIZE SRC | sink ADDR PORT SECONDS | blast ADDR PORT SECONDS SIZE\n");
   return 2;
 }
