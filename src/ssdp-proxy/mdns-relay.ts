@@ -123,7 +123,9 @@ export class MdnsRelay extends TypedEmitter<MdnsRelayEvents> {
   // ------------------------------------------------------------------ from our LANs
 
   private fromLan(msg: Buffer, rinfo: dgram.RemoteInfo, lan: Lan<MdnsLanCounters> | undefined): void {
-    if (this.recent.has(msg)) return; // our own multicast, back through loopback or a reflector
+    // Our own multicast, back through loopback or a reflector on the router: from one of our
+    // addresses (and queries are often byte for byte the same from any host: the address tells).
+    if (this.lanSide.isOwnAddress(rinfo.address) && this.recent.has(msg)) return;
     if (!lan) return bump(this.drops, 'not-from-a-lan');
     // Only port 5353 speaks full mDNS: a one-shot query from another port wants unicast
     // answers we cannot bring it, and a response from another port must be ignored (RFC 6762 s5.1, s6).

@@ -44,6 +44,9 @@ test('a response from a peer is multicast on the LAN from port 5353 with hop lim
   const s = t.proxy.status().mdns!;
   assert.is(s.lans[0].responsesMulticast, 1);
   assert.is(s.peers[0].responsesReceived, 1);
+  // the same bytes from a host of the LAN are that host's own: relayed
+  t.mdns.deliver(t.mdns.sent[0].buf, '192.168.1.20', 5353);
+  assert.is(mdnsFrames(t, '10.0.0.2').length, 1);
   t.proxy.close();
 });
 
