@@ -265,7 +265,7 @@ if [ -x dist/udp-proxy-linux-x64 ]; then
 	echo "== udp-proxy (scripts/bench-udp-proxy.sh)"
 	bash scripts/bench-udp-proxy.sh
 fi
-# ssdp-proxy's discovery success, added latency and NOTIFY rate.
+# ssdp-proxy's discovery success, added latency and NOTIFY rate; mDNS discovery, added latency and CPU.
 if [ -x dist/ssdp-proxy-linux-x64 ]; then
 	echo
 	echo "== ssdp-proxy (scripts/bench-ssdp-proxy.sh)"

@@ -2,16 +2,18 @@
 # shellcheck source-path=SCRIPTDIR/../test/lab source-path=SCRIPTDIR
 # A narrated demo of ssdp-proxy: two sites whose routers are joined by a routed
 # link standing in for WireGuard, minidlna on one site's LAN. A search on the
-# other site's LAN finds nothing until ssdp-proxy runs on both routers. Everything
-# runs in network namespaces this script creates and removes; no packet leaves them.
+# other site's LAN finds nothing until ssdp-proxy runs on both routers. Then
+# mDNS: a printer avahi publishes at A, found and resolved from B once the
+# proxies relay mDNS too (--mdns). Everything runs in network namespaces this
+# script creates and removes; no packet leaves them.
 #
-# Usage: scripts/demo-ssdp-proxy.sh    (`make demo` builds first and runs it; as root; under 10 s)
+# Usage: scripts/demo-ssdp-proxy.sh    (`make demo` builds first and runs it; as root; about 15 s)
 # Exits non-zero if a step that should work does not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/test/lab/lib.sh"
 need_root
-need_cmd ip ping python3 minidlnad curl setsid
+need_cmd ip ping python3 minidlnad curl setsid avahi-daemon avahi-browse avahi-publish dbus-daemon unshare
 . "$root/test/lab/ssdp-proxy.sh"
 . "$root/scripts/demo-lib.sh"
 
@@ -42,6 +44,12 @@ idle() { # SITE : no search is pending at that site's proxy
 		python3 -c 'import json, sys; s = json.load(sys.stdin); sys.exit(s["pendingSearches"] + s["remoteSearches"] > 0)'
 }
 both_idle() { idle a && idle b; }
+# browse : show and run avahi-browse -rt for printers on B's LAN; its output stays in $LAB_TMP/browse.txt.
+browse() {
+	shown blan avahi-browse -rt _ipp._tcp
+	avahi_in blan avahi-browse -rt _ipp._tcp 2>&1 | tee "$LAB_TMP/browse.txt" | sed 's/^/    /' || true
+}
+resolved() { grep -q 'address = \[192.168.1.10\]' "$LAB_TMP/browse.txt" && grep -q 'address = \[fd01::10\]' "$LAB_TMP/browse.txt"; }
 
 t0=$(date +%s)
 section "1. The network"
@@ -49,13 +57,19 @@ say "Two sites, A and B. Each has a router (arouter, brouter) and a LAN with one
 	"(alan 192.168.1.10, blan 192.168.2.10). The routers are joined by a routed" \
 	"point-to-point link, 10.0.0.1 -- 10.0.0.2, standing in for a WireGuard" \
 	"site-to-site VPN: unicast is routed between the LANs, multicast never crosses." \
-	"minidlna, a DLNA media server, runs on alan. Building it..."
+	"minidlna, a DLNA media server, runs on alan, and avahi-daemon on alan and blan (alan's" \
+	"publishes a printer over mDNS, for section 5). Building it..."
 ssdp_topology_up a b
 lan_up a 1
 lan_up b 2
+lan6_up a 1
+lan6_up b 2
 ssdp_helpers_write
 require_wait 5 "blan reaches alan across the link (routed unicast)" nsx blan ping -c 1 -W 1 192.168.1.10
 minidlna_up
+avahi_up alan hosta
+avahi_up blan hostb
+avahi_publish alan "Printer A" _ipp._tcp 631
 
 section "2. Without the proxies, B's LAN finds nothing"
 say "A TV on B's LAN looks for media servers with SSDP: an M-SEARCH multicast to" \
@@ -94,7 +108,29 @@ nsx blan curl -fsS "$URL" | grep -o '<friendlyName>[^<]*</friendlyName>' | sed '
 require "curl from B's LAN reads minidlna's friendly name" \
 	sh -c "ip netns exec $(ns_name blan) curl -fsS $URL | grep -q '<friendlyName>e2e-minidlna<'"
 
-section "5. What the proxies counted"
+section "5. mDNS too: a printer at A, found from B"
+say "Printers, AirPlay speakers and Chromecasts announce themselves with multicast DNS" \
+	"(224.0.0.251 and ff02::fb, port 5353), which stops at the router just as SSDP does." \
+	"avahi on alan (hosta.local) publishes a printer; avahi on blan looks for printers:"
+browse
+require "B finds no printer yet" not grep -q 'Printer A' "$LAB_TMP/browse.txt"
+say "'mdns': true in both configurations (or --mdns), and a SIGHUP: the proxies now relay" \
+	"mDNS over the same link, key and peers, and share port 5353 with any responder on" \
+	"the router (bound to the group, not the wildcard)."
+conf a '["lan0"]' '["10.0.0.2"]' '"mdns": true'
+conf b '["lan0"]' '["10.0.0.1"]' '"mdns": true'
+for s in a b; do
+	shown "${s}router" kill -HUP "\$(cat $LAB_TMP/$s.pid)"
+	kill -HUP "$(cat "$LAB_TMP/$s.pid")"
+done
+require_wait 5 "both proxies relay mDNS" ssdp_logs_have "relaying mDNS on port 5353 of lan0"
+browse
+require "avahi-browse on B's LAN resolves Printer A to hosta.local, 192.168.1.10 and fd01::10" resolved
+say "B's avahi asked for printers; brouter relayed the query, arouter multicast it on A's" \
+	"LAN from its own address, and relayed the answer back, which brouter multicast on B's" \
+	"LAN: every host at B now knows the printer. Link-local addresses never cross."
+
+section "6. What the proxies counted"
 say "A search is forgotten MX + 1 s after it was made; later replies would be dropped."
 require_wait 5 "neither proxy has a search pending any more" both_idle
 sp arouter status --control-socket "$LAB_TMP/a.sock"

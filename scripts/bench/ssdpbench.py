@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Measuring tool for scripts/bench-ssdp-proxy.sh; prints one JSON object.
 
-  ssdpbench.py search ROUNDS CLIENTS ST TIMEOUT   rounds of concurrent M-SEARCHes, each
-                                                  from its own socket; success and the
-                                                  time to the first reply
+  ssdpbench.py search ROUNDS CLIENTS ST TIMEOUT [ADDR,...]
+                                                  rounds of concurrent M-SEARCHes, each
+                                                  from its own socket (client i from the
+                                                  i-th ADDR); success and the time to
+                                                  the first reply
   ssdpbench.py blast SECONDS                      NOTIFYs to the group as fast as possible
   ssdpbench.py count SECONDS MARK                 counts group datagrams containing MARK
 """
@@ -12,9 +14,9 @@ import json, socket, statistics, sys, threading, time
 GROUP = ("239.255.255.250", 1900)
 
 
-def one_search(st, timeout, out, i):
+def one_search(st, timeout, out, i, addr):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", 0))
+    s.bind((addr, 0))
     msg = f'M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: "ssdp:discover"\r\nMX: 1\r\nST: {st}\r\n\r\n'.encode()
     t0 = time.perf_counter()
     s.sendto(msg, GROUP)
@@ -30,11 +32,11 @@ def one_search(st, timeout, out, i):
     s.close()
 
 
-def search(rounds, clients, st, timeout):
+def search(rounds, clients, st, timeout, addrs):
     times, ok, total = [], 0, 0
     for _ in range(rounds):
         out = [None] * clients
-        th = [threading.Thread(target=one_search, args=(st, timeout, out, i)) for i in range(clients)]
+        th = [threading.Thread(target=one_search, args=(st, timeout, out, i, addrs[i % len(addrs)])) for i in range(clients)]
         for t in th: t.start()
         for t in th: t.join()
         total += clients
@@ -84,7 +86,7 @@ def count(seconds, mark):
 
 cmd = sys.argv[1]
 if cmd == "search":
-    r = search(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+    r = search(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), (sys.argv[6] if len(sys.argv) > 6 else "0.0.0.0").split(","))
 elif cmd == "blast":
     r = blast(float(sys.argv[2]))
 else:
