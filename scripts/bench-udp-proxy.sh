@@ -25,6 +25,9 @@
 #   latency:          one flow, one request in flight: the median round trip.
 #   bulk one way:     1200-byte datagrams as fast as one sender can, into a sink;
 #                     Mbit/s that arrive, and the proxy's CPU-seconds per Gbit moved.
+#   CPU per request:  the proxy's CPU time per request answered (request/response):
+#                     on a shared machine a proxy gets a share of a core, so this is
+#                     what its rate depends on, and what carries over to the gateway.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LC_ALL=C
@@ -120,9 +123,14 @@ addr() { if [ "$1" = direct ]; then echo 10.0.2.2; else echo 10.0.1.1; fi; }
 rr_to() { if [ "$1" = direct ]; then echo 7000; else port "$1" "$2"; fi; }
 
 measure_rr() { # WHO [3: the rule with an alias]
-	local out
+	local out c0 c1 rps
+	c0=$(cpu_ticks "${PID[$1]:-0}")
 	out=$(nsx client taskset -c "$LOAD_CPUS" "$B" rrb "$(addr "$1")" "$(rr_to "$1" "${2:-1}")" "$CLIENTS" "$SECONDS_EACH" 64 10.0.1.10)
-	keep "rr_$1${2:+_alias}" "$(json "$out" rps)"
+	c1=$(cpu_ticks "${PID[$1]:-0}")
+	rps=$(json "$out" rps)
+	keep "rr_$1${2:+_alias}" "$rps"
+	# The proxy's CPU per request answered, in microseconds.
+	[ "$1" = direct ] || [ -n "${2:-}" ] || keep "cpurr_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v r="$rps" -v s="$SECONDS_EACH" 'BEGIN { n = r * s; printf "%.2f", (n > 0 ? 1e6 * (c / hz) / n : 0) }')"
 }
 measure_lat() { # WHO
 	local out
@@ -174,6 +182,8 @@ row_rounds "  ... $N vs $O" bulk_new bulk_old Mbit/s -
 row_rounds "  ... direct vs $N" bulk_direct bulk_new Mbit/s -
 row_rounds "proxy CPU-seconds per Gbit (bulk): $N vs $O" cpu_new cpu_old s/Gbit -
 row_rounds "  ... nginx vs $O" cpu_nginx cpu_old s/Gbit -
+row_rounds "proxy CPU per request (rr): $N vs nginx" cpurr_new cpurr_nginx us -
+row_rounds "  ... $N vs $O" cpurr_new cpurr_old us -
 row_rounds "latency p50, 1 in flight: $N vs $O" lat_new lat_old us "x<=1"
 row_rounds "  ... direct vs $N" lat_direct lat_new us -
 row "peak RSS: $N vs $O" "$(awk -v k="$UP_RSS" 'BEGIN { printf "%.1f", k / 1024 }')" "$(awk -v k="$OLD_RSS" 'BEGIN { printf "%.1f", k / 1024 }')" MiB -
