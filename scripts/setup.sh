@@ -2,7 +2,8 @@
 # Installs what building and testing need on a fresh Debian machine: the
 # Debian packages (qemu-user for the arm64 executables, cross libs, binutils to
 # strip and read ELF, iproute2 and the real test peers, libfaketime for the
-# fault tests), then npm ci.
+# fault tests; qemu-system-arm, debootstrap and e2fsprogs to build and boot the
+# arm64 VM), then npm ci.
 # Safe to run again: it installs only what is missing.
 set -eu
 
@@ -13,6 +14,7 @@ DEBIAN_PACKAGES="
   ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3 minidlna nmap
   avahi-daemon avahi-utils python3-zeroconf dbus-daemon
   faketime
+  qemu-system-arm debootstrap e2fsprogs util-linux
 "
 # Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
 # baselines, and cc for the UDP load generator.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# test/e2e/device.test.sh - the device stage (make test-device): the arm64 executables
+# on an arm64 VM that looks like the gateway (test/lab/vm/: Debian 11, systemd, /data
+# on a disk of its own; 2 emulated Cortex-A57, 1 GiB).
+#
+#   1. the image: built once into .cache/vm/ (about 5 minutes), reused until its
+#      recipe (test/lab/vm/build.sh, test/lab/vm/packages) changes
+#   2. proxies.sh: each proxy does its real job in namespaces inside the guest
+#
+# Every guest line (ok / not ok) counts here; a boot has a time limit; a failure
+# prints the tails of the guest's log and console. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=test/e2e/lib.sh
+. test/e2e/lib.sh
+# shellcheck source=test/lab/vm/vm.sh
+. test/lab/vm/vm.sh
+need_root
+need_cmd qemu-system-aarch64 debootstrap mkfs.ext4 debugfs flock
+t0=$(date +%s)
+
+WORK=$LAB_TMP/vm
+# The disks (GBs) go whatever happens; the logs stay when something failed.
+# shellcheck disable=SC2317 # run by at_exit
+drop_disks() { rm -f "$WORK"/*.img; }
+at_exit drop_disks
+
+vm_image
+vm_disks "$WORK"
+vm_boot "$WORK" proxies.sh 600 || true
+
+echo "# device stage: $(($(date +%s) - t0)) s"
+finish
