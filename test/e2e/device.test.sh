@@ -6,6 +6,10 @@
 #   1. the image: built once into .cache/vm/ (about 5 minutes), reused until its
 #      recipe (test/lab/vm/build.sh, test/lab/vm/packages) changes
 #   2. proxies.sh: each proxy does its real job in namespaces inside the guest
+#   3. boot-proof.sh, one boot per phase on the same disks: install from a release
+#      served in the guest -> reboot -> a firmware update (vm_update_root: a pristine
+#      root, /etc/systemd and /data kept) -> kill -9, a second proxy, uninstalls ->
+#      udm-boot: one daemon -> a dropped unit put back by udm-boot and by repair
 #
 # Every guest line (ok / not ok) counts here; a boot has a time limit; a failure
 # prints the tails of the guest's log and console. Run as root.
@@ -27,7 +31,20 @@ at_exit drop_disks
 
 vm_image
 vm_disks "$WORK"
-vm_boot "$WORK" proxies.sh 600 || true
+# DEVICE_STEPS: the steps to run (for a developer; default both).
+case " ${DEVICE_STEPS:-proxies proof} " in *" proxies "*) vm_boot "$WORK" proxies.sh 600 || true ;; esac
+case " ${DEVICE_STEPS:-proxies proof} " in *" proof "*) ;; *) finish ;; esac
+
+# Each phase needs the one before; the first that fails ends the proof.
+proof() { # PHASE LIMIT
+	vm_boot "$WORK" "boot-proof.sh $1" "$2" || bail "the boot proof stops at phase $1"
+}
+proof install 300
+proof reboot 240
+vm_update_root "$WORK"
+proof update 420
+proof udm-boot 240
+proof repair 300
 
 echo "# device stage: $(($(date +%s) - t0)) s"
 finish
