@@ -1,6 +1,7 @@
 // ssdp-proxy: UPnP/SSDP discovery across a routed site-to-site VPN. The only
 // file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
+import type { ConfigError } from '../lib/config';
 import { logDaemonEvents } from '../lib/log';
 import { serveDaemon } from '../lib/serve-daemon';
 import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
@@ -75,7 +76,9 @@ function flagsToConfig(args: Args): Record<string, unknown> {
   };
 }
 
-const flagMessage = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', mdns: '--mdns-service', logLevel: '--log-level' });
+const fieldFlag = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', logLevel: '--log-level' });
+// --mdns-service becomes mdns.services[i], which flagErrors does not name.
+const flagMessage = (err: ConfigError): string => (/^mdns\.services\b/.test(err.field) ? `--mdns-service: ${err.reason}` : fieldFlag(err));
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);

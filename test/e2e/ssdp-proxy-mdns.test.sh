@@ -76,6 +76,7 @@ avahi_address alan llhost.local fe80::7
 avahi_publish alan "LL Printer" _ipp._tcp 631 llhost.local
 
 # ------------------------------------------------------------------ a. without --mdns
+check "a bad --mdns-service is refused at start, naming the flag and the rule" sh -c "$SP --lan lan0 --peer 10.0.0.2 --key-file $KEY --mdns-service airplay 2>&1 | grep -q '^ERROR: --mdns-service: \"airplay\" is not a service type like _airplay._tcp'"
 conf a '["lan0"]' '["10.0.0.2"]'
 conf b '["lan0"]' '["10.0.0.1"]'
 start_proxy a
