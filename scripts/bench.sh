@@ -117,7 +117,7 @@ bench_executable() {
 	*) die "unknown architecture in $exe" ;;
 	esac
 	ver=$("${run[@]}" "$exe" --version) || die "$exe --version failed"
-	ver=$(sed -n 's/.*(node \([0-9.]*\).*/\1/p' <<<"$ver")
+	ver=$(sed -n 's/.*[( ]node \([0-9.]*\).*/\1/p' <<<"$ver")
 	node=.cache/pinned/node-linux-$arch-$ver/package/bin/node
 	[ -x "$node" ] || die "base node $ver for $arch is missing at $node; run: make build"
 	echo "== $base (node $ver${run[*]:+, under ${run[0]}})"
@@ -276,4 +276,11 @@ if [ -x dist/udp-tunnel-linux-x64 ]; then
 	echo
 	echo "== udp-tunnel (scripts/bench-udp-tunnel.sh)"
 	bash scripts/bench-udp-tunnel.sh
+fi
+# Each proxy's memory on arm64, in the test VM (about 5 minutes, more if the image
+# must be built first).
+if [ -x dist/mld-proxy-linux-arm64 ]; then
+	echo
+	echo "== arm64 memory in the VM (scripts/bench-arm64-memory.sh)"
+	bash scripts/bench-arm64-memory.sh
 fi

@@ -9,6 +9,7 @@
 #         checked on it.
 #     GOAL  -       none
 #           <N      the value is below N (in UNIT)
+#           <=N     the value is at most N (in UNIT)
 #           >=N     the value is at least N (in UNIT)
 #           x>=N    the ratio value / baseline is at least N
 #           x<=N    the ratio value / baseline is at most N (a time, say)
@@ -35,6 +36,7 @@ print_table() {
 			if ($5 != "-") {
 				op = $5; sub(/[0-9.]+$/, "", op); lim = substr($5, length(op) + 1) + 0
 				if (op == "<") met = num($2) && $2 + 0 < lim
+				else if (op == "<=") met = num($2) && $2 + 0 <= lim
 				else if (op == ">=") met = num($2) && $2 + 0 >= lim
 				else if (op == "x>=") met = ratio != "" && ratio >= lim
 				else if (op == "x<=") met = ratio != "" && ratio <= lim
