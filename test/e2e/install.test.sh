@@ -222,6 +222,8 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	check "[$name] preflight asked uname and ubnt-device-info" \
 		has_all "$FAKE_CALLS" "uname -m" "ubnt-device-info firmware"
 	wait_for 5 "[$name] one daemon runs and the PID file names it" pid_file_is_daemon
+	check "[$name] ... with one malloc arena (MALLOC_ARENA_MAX=1)" \
+		sh -c "tr '\\0' '\\n' <'/proc/$(cat "$PIDF" 2>/dev/null)/environ' | grep -qx MALLOC_ARENA_MAX=1"
 	wait_for 5 "[$name] the daemon logs to /var/log and waits for its interfaces" \
 		has "$R/var/log/mld-proxy.log" "waiting for interface $IF_UP"
 	if [ "$mode" = systemd ]; then

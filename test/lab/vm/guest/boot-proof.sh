@@ -106,6 +106,8 @@ install)
 	wait_for 30 "udp-tunnel runs under systemd" active udp-tunnel
 	check "its unit is a plain file in $UNITS, enabled" unit_in_place udp-tunnel
 	wait_for 30 "systemd's main PID is the one daemon, named by the PID file" main_is_daemon udp-tunnel
+	check "... with one malloc arena (MALLOC_ARENA_MAX=1)" \
+		grep -qxz MALLOC_ARENA_MAX=1 "/proc/$(prop udp-tunnel MainPID)/environ"
 	wait_for 30 "udp-tunnel answers on its status socket" ut_answers
 	check "add a tunnel (saved in the state file)" "$(exe udp-tunnel)" ctl -s 127.0.0.1 -o add -n vmt0 -t 10.9.0.1 -r 192.0.2.99
 	check "the tunnel's device is up" ip link show vmt0
