@@ -95,9 +95,15 @@ cat >"$R/etc/systemd/system/udmvm.service" <<'EOF'
 [Unit]
 Description=udm-proxies test VM: run this boot's phase from the host's share
 After=multi-user.target
+# A runner that cannot start ends the boot at once: the host then reports the
+# console, instead of waiting for its time limit.
+FailureAction=poweroff
 
 [Service]
 Type=simple
+# The 9p transport is a module that udev may not have loaded yet ("9pnet: Could not
+# find request transport: virtio" on one boot in a few dozen).
+ExecStartPre=-/sbin/modprobe -a 9pnet_virtio 9p
 ExecStartPre=/bin/mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro repo /mnt/repo
 ExecStartPre=/bin/mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /mnt/out
 ExecStart=/bin/bash /mnt/repo/test/lab/vm/guest/boot.sh
