@@ -65,6 +65,14 @@ function literalLookup(address: string, family: unknown, cb: (err: Error | null,
   cb(null, address, address.includes(':') ? 6 : 4);
 }
 
+/**
+ * The sockets of the daemon (CreateSocket in lans.ts). A shared one takes
+ * reusePort as well as reuseAddr: a responder on the router may have bound
+ * port 5353 with either.
+ */
+export const udpSocket: CreateSocket = (type, shared) =>
+  dgram.createSocket({ type, reuseAddr: shared, reusePort: shared, ipv6Only: type === 'udp6', lookup: literalLookup });
+
 // The relay carries both families; which group a message is for is in its HOST
 // header ("[FF02::C]:1900" or "239.255.255.250:1900").
 function isIPv6Message(m: SsdpMessage): boolean {
@@ -107,9 +115,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     this.opts = opts;
     this.setFilters(opts);
     this.now = deps.now ?? Date.now;
-    // reusePort as well as reuseAddr: a responder on the router may have bound port 5353 with either.
-    this.createSocket =
-      deps.createSocket ?? ((type) => dgram.createSocket({ type, reuseAddr: true, reusePort: true, ipv6Only: type === 'udp6', lookup: literalLookup }));
+    this.createSocket = deps.createSocket ?? udpSocket;
     this.startedAt = this.now();
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     const max = opts.maxPending;
@@ -209,7 +215,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
 
   /** A socket on an ephemeral port that multicasts on our LANs; its port is marked as ours. */
   private async sender(type: 'udp4' | 'udp6', what: string): Promise<dgram.Socket> {
-    const s = this.createSocket(type);
+    const s = this.createSocket(type, false);
     try {
       await this.bind(s, undefined, 0, what);
     } catch (err) {
@@ -225,7 +231,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private async openRelay(): Promise<void> {
     for (const type of ['udp4', 'udp6'] as const) {
       if (!this.opts.peers.some((p) => p.includes(':') === (type === 'udp6'))) continue;
-      const s = this.createSocket(type);
+      const s = this.createSocket(type, false);
       s.on('message', (msg, rinfo) => this.onRelayMessage(msg, rinfo.address));
       this.relay[type] = s;
       await this.bind(s, undefined, this.opts.port, type === 'udp4' ? 'relay' : 'relay IPv6');
@@ -396,7 +402,8 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     const v6 = isIPv6Message(m);
     if (!this.lanSide.canMulticast(v6)) return;
     // A fresh socket per search: every unicast reply to it belongs to this search and no other.
-    const socket = this.createSocket(v6 ? 'udp6' : 'udp4');
+    // Private: a port shared with another search's socket would hand it this one's replies.
+    const socket = this.createSocket(v6 ? 'udp6' : 'udp4', false);
     const entry = this.remote.add({ id: f.id, clientAddress: from, clientPort: 0, st: header(m, 'ST') ?? '', mx, data: { socket, peer: from } });
     if (!entry) {
       socket.close();

@@ -62,7 +62,13 @@ export interface LanSideEvents<C> {
   warning: (key: string, message: string) => void;
 }
 
-export type CreateSocket = (type: 'udp4' | 'udp6') => dgram.Socket;
+/**
+ * A new UDP socket. `shared`: it binds a group's port that other processes on the
+ * router listen on too (SO_REUSEADDR and SO_REUSEPORT). Every other socket must be
+ * private: Linux lets sockets with those options share a port, even one it picked
+ * for a bind to port 0, and datagrams to that port then go to either of them.
+ */
+export type CreateSocket = (type: 'udp4' | 'udp6', shared: boolean) => dgram.Socket;
 /** Binds a socket, rejecting with an error that says what it was for. */
 export type BindSocket = (socket: dgram.Socket, address: string, port: number, what: string) => Promise<void>;
 
@@ -104,7 +110,7 @@ export class LanSide<C = LanCounters> extends TypedEmitter<LanSideEvents<C>> {
   }
 
   async listen(): Promise<void> {
-    const s = this.createSocket('udp4');
+    const s = this.createSocket('udp4', true);
     s.on('message', (msg, rinfo) => this.emit('message', msg, rinfo, this.lanOf(rinfo.address)));
     await this.bind(s, this.g.group, this.g.port, `${this.g.label} LAN`);
     if (this.g.ttl) s.setMulticastTTL(this.g.ttl);
@@ -162,7 +168,7 @@ export class LanSide<C = LanCounters> extends TypedEmitter<LanSideEvents<C>> {
     if (lan.index6 === want && (lan.joined6 || lan.socket6)) return;
     this.close6(lan);
     if (want === undefined) return;
-    const s = this.createSocket('udp6');
+    const s = this.createSocket('udp6', true);
     lan.socket6 = s;
     lan.index6 = want;
     s.on('message', (msg, rinfo) => this.emit('message', msg, rinfo, lan));

@@ -18,7 +18,11 @@ export class FakeSocket extends EventEmitter {
   ttl?: number;
   loop?: boolean;
   closed = false;
-  constructor(readonly type: 'udp4' | 'udp6') {
+  constructor(
+    readonly type: 'udp4' | 'udp6',
+    /** Created with SO_REUSEADDR/SO_REUSEPORT (CreateSocket's `shared`). */
+    readonly shared = false,
+  ) {
     super();
   }
   bind(opts: { address?: string; port: number }, cb: () => void) {
@@ -69,8 +73,8 @@ export async function setup(over: Partial<SsdpProxyOptions> = {}, info: IfaceInf
   const opts: SsdpProxyOptions = { lans: ['br0'], peers: ['10.0.0.2', '10.0.0.3'], key: KEY, hub: false, port: 1901, maxPending: 4, ...over };
   const proxy = createSsdpProxy(opts, {
     now: () => clock.t,
-    createSocket: (type) => {
-      const s = new FakeSocket(type);
+    createSocket: (type, shared) => {
+      const s = new FakeSocket(type, shared);
       sockets.push(s);
       return s as unknown as dgram.Socket;
     },
