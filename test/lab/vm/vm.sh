@@ -156,3 +156,13 @@ vm_boot() {
 			"$(tail -n 3 "$work/qemu-$name.log")")"
 	return 1
 }
+
+# Run, not sourced: `bash test/lab/vm/vm.sh --image` builds the image if it is missing
+# (scripts/test.sh starts it in the background while the other tests run).
+if [ "${BASH_SOURCE[0]}" = "$0" ] && [ "${1:-}" = --image ]; then
+	set -euo pipefail
+	# shellcheck source=test/e2e/lib.sh
+	. "$VM_REPO/test/e2e/lib.sh"
+	vm_image
+	finish
+fi
