@@ -208,7 +208,7 @@ report() { # NAME TITLE
 import json, sys
 skip = {"startedAt", "now", "addedAt", "lastRx", "lastSeen", "openedAt", "port", "localPort", "dataPort", "keepaliveMs",
         "timeoutMs", "maxAddresses", "maxPending", "maxPendingPerHost", "idleTimeoutMs", "maxSessions", "mtu", "replies",
-        "batch", "maxSessionsPerClient", "rate"}
+        "batch", "maxSessionsPerClient", "rate", "releasedBytes"}
 def walk(v, path):
     if isinstance(v, dict):
         for k, x in v.items():

@@ -1,44 +1,105 @@
-// Memory back to the system after a burst. A flood of new sessions leaves
-// garbage in V8's old generation and freed chunks in malloc's arenas (V8's GC
-// threads allocate there); neither is returned on its own while the daemon
-// idles, so a flood would keep the gateway's memory for good. release() runs
-// a full GC (the executables run with --expose-gc; elsewhere it is skipped)
-// and malloc_trim(3), which returns free arena pages to the kernel: about
-// 10 ms for a heap of a few MB, and only after a burst (the caller decides).
+// Memory back to the system after a burst. A
+// flood leaves memory behind that nothing returns on its own while a daemon
+// idles (measured under make fuzz's live flood, issue 15):
+//   - V8's young generation grows under a high allocation rate, and the pages
+//     it shrinks away from are pooled for reuse, not unmapped (udp-proxy:
+//     +12 MB of 256 KB pages);
+//   - malloc's arenas keep freed chunks between live ones (Node's receive
+//     buffers, V8's GC threads): +3 to +8 MB, mostly free;
+//   - a daemon's receive slots stay resident once large datagrams filled them
+//     (udp-proxy and udp-tunnel: 4 MB each).
+// A release undoes all three: the daemon's own idle buffers (its hook), a
+// memory-reducing full GC (V8's "last resort" flavour, which also shrinks the
+// young generation and frees pooled pages; a plain gc() does neither; the
+// executables run with --expose-gc, elsewhere it is skipped), then
+// malloc_trim(3), which returns free arena pages to the kernel.
+//
+// When: a MemoryReleaser looks every second, off the hot path, at RssAnon
+// (one read of /proc/self/status). Once it is a burst (4 MiB) above its lowest
+// point since the last release, it releases, at most every 5 s: memory comes
+// back within seconds of a flood's end, and under a flood that lasts, the
+// releases (10-50 ms each) bound what it can hold. A flood costs CPU, not memory;
+// a daemon at rest or under a steady load that allocates nothing lasting
+// never releases.
+import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { monotonicMs, type Clock } from './clock';
 import { rawCalls } from './native';
 
-export function releaseMemory(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (typeof gc === 'function') gc();
+type GcOptions = { type: 'major'; execution: 'sync'; flavor: 'last-resort' };
+
+/** A full GC that gives memory back (V8 shrinks its young generation and frees pooled pages); false without --expose-gc. */
+export function collectGarbage(): boolean {
+  const gc = (globalThis as { gc?: (opts?: GcOptions) => void }).gc;
+  if (typeof gc !== 'function') return false;
+  gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  return true;
+}
+
+/** malloc_trim(0) through the native layer (loaded on first use). */
+export function trimMalloc(): void {
   rawCalls().malloc_trim(0);
 }
 
-/**
- * Decides when a burst of churn is worth a release: after `threshold` units
- * of churn (sessions opened, say), at most every `minIntervalMs`.
- */
-export class ReleaseAfterChurn {
-  private churn = 0;
-  private last: number;
+/** The process's anonymous resident memory in bytes (RssAnon), or NaN where /proc has none. */
+export function anonBytes(): number {
+  const m = /^RssAnon:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
 
-  constructor(
-    private readonly threshold: number,
-    private readonly minIntervalMs: number,
-    private readonly now: () => number,
-  ) {
-    this.last = now();
+export interface MemoryReleaserOptions {
+  /** The release itself: the daemon's idle buffers, a GC, malloc_trim. */
+  release: () => void;
+  anonBytes?: () => number;
+  now?: Clock;
+  /** Growth over the lowest RssAnon since the last release that makes a burst (4 MiB). */
+  burstBytes?: number;
+  /** Releases at least this far apart (5 s). */
+  minIntervalMs?: number;
+}
+
+export interface ReleaseOutcome {
+  before: number;
+  after: number;
+  ms: number;
+}
+
+export interface MemoryReleaseStatus {
+  releases: number;
+  /** Bytes of RssAnon given back by them, in all. */
+  releasedBytes: number;
+}
+
+export class MemoryReleaser {
+  private floor: number;
+  private last = -Infinity;
+  private readonly o: Required<MemoryReleaserOptions>;
+  releases = 0;
+  releasedBytes = 0;
+
+  constructor(opts: MemoryReleaserOptions) {
+    this.o = { anonBytes, now: monotonicMs, burstBytes: 4 << 20, minIntervalMs: 5_000, ...opts };
+    this.floor = this.o.anonBytes();
   }
 
-  add(n = 1): void {
-    this.churn += n;
-  }
-
-  /** True when a release is due now (and counts it as done). */
-  due(): boolean {
-    const t = this.now();
-    if (this.churn < this.threshold || t - this.last < this.minIntervalMs) return false;
-    this.churn = 0;
+  /** Called every second: releases after a burst; returns what it did. */
+  check(): ReleaseOutcome | undefined {
+    const o = this.o;
+    const anon = o.anonBytes();
+    const t = o.now();
+    if (!(anon >= this.floor)) this.floor = anon; // lower, or the first good reading after NaN
+    if (!(anon - this.floor >= o.burstBytes) || t - this.last < o.minIntervalMs) return undefined;
+    const start = performance.now();
+    o.release();
+    const after = o.anonBytes();
     this.last = t;
-    return true;
+    this.floor = after;
+    this.releases++;
+    if (after < anon) this.releasedBytes += anon - after;
+    return { before: anon, after, ms: performance.now() - start };
+  }
+
+  status(): MemoryReleaseStatus {
+    return { releases: this.releases, releasedBytes: this.releasedBytes };
   }
 }

@@ -1,9 +1,10 @@
 // What every proxy does once its configuration is valid: log, PID file,
 // status socket, start, then signals (SIGHUP reloads, SIGTERM stops) until
 // it is stopped. Each bin supplies only how to make, start and reconfigure
-// its proxy.
+// its proxy. Every daemon also gives memory back after a burst (memory.ts).
 import { runDaemon } from './lifecycle';
 import { createLogger, rateLimited, type Level, type Logger, type RateLimitedLog } from './log';
+import { collectGarbage, MemoryReleaser, trimMalloc } from './memory';
 import { acquirePidFile } from './pidfile';
 import { serveStatus, type StatusServer } from './status-socket';
 
@@ -15,9 +16,14 @@ export interface DaemonSettings {
 }
 
 export interface RunningProxy {
-  status(): unknown;
+  status(): object;
   close(): void;
+  /** Gives back buffers that are idle between bursts (receive slots): called after a burst. */
+  releaseBuffers?(): void;
 }
+
+/** How often the memory releaser looks at RssAnon (lib/memory.ts). */
+const MEMORY_CHECK_MS = 1000;
 
 export interface ServeDaemonOptions<C extends DaemonSettings, P extends RunningProxy> {
   name: string;
@@ -37,11 +43,23 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
   const log = createLogger({ file: config.log, level: config.logLevel });
   const releasePid = config.pidFile ? acquirePidFile(config.pidFile, opts.name) : () => {};
   log.info(opts.starting(config));
-  const proxy = opts.create(config, log, rateLimited(log, 60_000));
+  const warnOnce = rateLimited(log, 60_000);
+  const proxy = opts.create(config, log, warnOnce);
+  const memory = new MemoryReleaser({
+    release: () => {
+      proxy.releaseBuffers?.();
+      collectGarbage();
+      try {
+        trimMalloc();
+      } catch (err) {
+        warnOnce('malloc_trim', 'warn', `memory: cannot trim malloc's arenas: ${(err as Error).message}`);
+      }
+    },
+  });
 
   let statusServer: StatusServer | undefined;
   try {
-    statusServer = await serveStatus(config.controlSocket, () => proxy.status(), log);
+    statusServer = await serveStatus(config.controlSocket, () => ({ ...proxy.status(), memory: memory.status() }), log);
     await opts.start(proxy);
   } catch (err) {
     // A half-started daemon must not keep the socket or the PID file.
@@ -50,6 +68,12 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     releasePid();
     throw err;
   }
+
+  const memoryTimer = setInterval(() => {
+    const r = memory.check();
+    if (r) log.debug(`memory: after a burst, RssAnon ${mb(r.before)} -> ${mb(r.after)} MB (${r.ms.toFixed(0)} ms)`);
+  }, MEMORY_CHECK_MS);
+  memoryTimer.unref();
 
   await runDaemon({
     log,
@@ -64,6 +88,7 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
       log.info('configuration reloaded');
     },
     stop: () => {
+      clearInterval(memoryTimer);
       proxy.close();
       statusServer!.close();
       releasePid();
@@ -72,3 +97,5 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     },
   });
 }
+
+const mb = (bytes: number) => (bytes / 1048576).toFixed(1);

@@ -190,18 +190,27 @@ export class DatagramRing {
   }
 
   /**
-   * Gives the slots' pages back to the kernel (MADV_DONTNEED): after a burst of
-   * large datagrams the ring costs memory again only as it is refilled.
+   * Gives the slots' pages back to the kernel: after a burst of large
+   * datagrams the ring costs memory again only as it is refilled.
    */
   discard(): void {
-    const start = Math.ceil((this.block.base + this.dataAt) / PAGE) * PAGE;
-    const end = Math.floor((this.block.base + this.extraOffset) / PAGE) * PAGE;
-    if (end > start) sys().madvise(start, end - start, MADV_DONTNEED);
+    discardPages(this.block, this.dataAt, this.extraOffset);
   }
 
   free(): void {
     this.block.free();
   }
+}
+
+/**
+ * MADV_DONTNEED on the whole pages of block between the offsets from and to:
+ * they read as zeros afterwards and cost memory again only once written.
+ * Only for areas whose contents are not needed between two wakeups.
+ */
+export function discardPages(block: NativeBlock, from: number, to: number): void {
+  const start = Math.ceil((block.base + from) / PAGE) * PAGE;
+  const end = Math.floor((block.base + to) / PAGE) * PAGE;
+  if (end > start) sys().madvise(start, end - start, MADV_DONTNEED);
 }
 
 /** What one sendBatch did: reused, so a send allocates nothing. */

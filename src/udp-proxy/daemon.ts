@@ -4,7 +4,6 @@
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { monotonicMs, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
-import { ReleaseAfterChurn, releaseMemory } from '../lib/memory';
 import { kernelRefusalStandIn, type DataPathStatus } from '../lib/offload';
 import { probeBatching } from '../lib/udp-socket';
 import { defaultRuleName, ruleKey, type RuleOptions } from './config';
@@ -24,11 +23,6 @@ export interface UdpProxyDeps {
 }
 
 export type UdpProxyEvents = DaemonLogEvents;
-
-// 256 new sessions (a flood's worth of garbage, ~0.5 MB) since the last
-// release, at most every 5 s: a full GC of a few MB costs about 10 ms.
-const RELEASE_AFTER_SESSIONS = 256;
-const RELEASE_INTERVAL_MS = 5000;
 
 export interface UdpProxyStatus {
   startedAt: number;
@@ -50,9 +44,6 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
   private timers: NodeJS.Timeout[] = [];
   /** Debug lines wanted (the log level): set by the caller. */
   debugging = false;
-  // A flood of sessions leaves garbage behind; give it back once it is over.
-  private readonly release: ReleaseAfterChurn;
-  private openedSeen = 0;
   private readonly startedAt: number;
   private closed = false;
 
@@ -71,7 +62,6 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
     this.sweepIntervalMs = deps.sweepIntervalMs ?? 1000;
     this.retryIntervalMs = deps.retryIntervalMs ?? 5000;
     this.startedAt = this.now();
-    this.release = new ReleaseAfterChurn(RELEASE_AFTER_SESSIONS, RELEASE_INTERVAL_MS, this.tick);
   }
 
   private makeRule(opts: RuleOptions): ProxyRule {
@@ -111,20 +101,14 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
     every(this.retryIntervalMs, () => void this.retryListen());
   }
 
-  /** Closes idle sessions of every rule; after a burst of new sessions, gives memory back. */
+  /** Closes idle sessions of every rule. */
   sweep(): void {
-    let opened = 0;
-    for (const { rule } of this.rules) {
-      rule.sweep();
-      opened += rule.counters.sessionsOpened;
-    }
-    // Rules replaced by a reload start from 0: count only growth.
-    if (opened > this.openedSeen) this.release.add(opened - this.openedSeen);
-    this.openedSeen = opened;
-    if (this.release.due()) {
-      this.io.ring.discard();
-      releaseMemory();
-    }
+    for (const { rule } of this.rules) rule.sweep();
+  }
+
+  /** After a burst (lib/memory.ts): the receive slots' pages back to the kernel. */
+  releaseBuffers(): void {
+    this.io.ring.discard();
   }
 
   private async retryListen(): Promise<void> {

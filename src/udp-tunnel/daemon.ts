@@ -390,6 +390,11 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     };
   }
 
+  /** After a burst (lib/memory.ts): the data path's slots back to the kernel. */
+  releaseBuffers(): void {
+    if (!this.closed) this.data.discard();
+  }
+
   /** Closes sockets and devices (the kernel removes the devices and their routes). Safe twice. */
   close(): void {
     if (this.closed) return;

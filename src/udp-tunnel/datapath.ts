@@ -27,6 +27,7 @@ import {
   bindSocket,
   closeSocket,
   DatagramRing,
+  discardPages,
   EAGAIN,
   EINTR,
   ENOBUFS,
@@ -449,9 +450,14 @@ export class DataPath {
     return this.deps.devices.watch(t.fd, () => this.onTunReadable(t, alive));
   }
 
-  /** After a burst of large datagrams: the slots' pages back to the kernel. */
+  /**
+   * After a burst (lib/memory.ts): the pages of the receive and send slots back
+   * to the kernel. Nothing is kept in them between wakeups (every wakeup ends
+   * with a flush), so only the cost of touching them again is lost.
+   */
   discard(): void {
     this.rx.discard();
+    if (this.pending === 0) discardPages(this.tx, 0, this.segAt + SEG_AREA);
   }
 
   close(): void {

@@ -1,0 +1,83 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { anonBytes, MemoryReleaser, type MemoryReleaserOptions } from '../../src/lib/memory';
+
+const MB = 1 << 20;
+
+// A releaser on a fake process: RssAnon and the clock are set by the test; a
+// release brings RssAnon down to `floorAfter`.
+function fake(opts: Partial<MemoryReleaserOptions> = {}) {
+  const f = { anon: 12 * MB, t: 0, releases: 0, floorAfter: 12 * MB };
+  const r = new MemoryReleaser({
+    anonBytes: () => f.anon,
+    now: () => f.t,
+    release: () => {
+      f.releases++;
+      f.anon = f.floorAfter;
+    },
+    ...opts,
+  });
+  const at = (ms: number, anonMb: number) => {
+    f.t = ms;
+    f.anon = anonMb * MB;
+    return r.check();
+  };
+  return { f, r, at };
+}
+
+test('no release while RssAnon stays within a burst of its lowest point', () => {
+  const { f, at } = fake();
+  for (let i = 1; i <= 30; i++) assert.is(at(i * 2000, 12 + (i % 4)), undefined);
+  assert.is(f.releases, 0);
+});
+
+test('after a burst, the next check releases and reports what it gave back', () => {
+  const { f, r, at } = fake();
+  assert.is(at(1000, 15.9), undefined, 'less than a burst');
+  const out = at(2000, 30);
+  assert.ok(out);
+  assert.is(out!.before, 30 * MB);
+  assert.is(out!.after, 12 * MB);
+  assert.is(f.releases, 1);
+  assert.equal(r.status(), { releases: 1, releasedBytes: 18 * MB });
+});
+
+test('growth is measured from the lowest point: memory freed on its own moves the floor down', () => {
+  const { f, at } = fake();
+  at(2000, 8); // V8 or the allocator gave some back by itself
+  assert.is(at(4000, 11.9), undefined, '12 MB again, but only 3.9 MB above the new floor');
+  assert.ok(at(6000, 12.1), 'now 4.1 MB above it');
+  assert.is(f.releases, 1);
+});
+
+test('what a release could not give back is the new floor: live data is not released again and again', () => {
+  const { f, at } = fake();
+  f.floorAfter = 20 * MB; // a table that was filled: live, not garbage
+  assert.ok(at(2000, 30));
+  for (let i = 2; i < 20; i++) assert.is(at(i * 2000, 21), undefined);
+  assert.is(f.releases, 1);
+  assert.ok(at(40_000, 25), 'a new burst on top of it');
+});
+
+test('under a flood that lasts, releases are minIntervalMs apart', () => {
+  const { f, at } = fake({ minIntervalMs: 5000 });
+  assert.ok(at(1000, 30));
+  for (let t = 2000; t < 6000; t += 1000) assert.is(at(t, 30), undefined, `${t} ms`);
+  assert.ok(at(6000, 30));
+  assert.is(f.releases, 2);
+});
+
+test('no reading of RssAnon (not Linux): never a release', () => {
+  const { f, r } = fake({ anonBytes: () => NaN });
+  assert.is(r.check(), undefined);
+  f.t = 100_000;
+  assert.is(r.check(), undefined);
+  assert.is(f.releases, 0);
+});
+
+test('anonBytes reads this process: a few MB, in bytes', () => {
+  const a = anonBytes();
+  assert.ok(a > MB && a < 4096 * MB, String(a));
+});
+
+test.run();
