@@ -15,6 +15,7 @@ import { TypedEmitter } from 'tiny-typed-emitter';
 import { monotonicMs } from '../lib/clock';
 import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
 import type { DaemonLogEvents } from '../lib/log';
+import { noteReceived } from '../lib/memory';
 import { DEFAULT_MAX_PENDING_PER_HOST, type SsdpProxyConfig } from './config';
 import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from './counters';
 import { compileFilter, type Filter } from './filter';
@@ -232,7 +233,10 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     for (const type of ['udp4', 'udp6'] as const) {
       if (!this.opts.peers.some((p) => p.includes(':') === (type === 'udp6'))) continue;
       const s = this.createSocket(type, false);
-      s.on('message', (msg, rinfo) => this.onRelayMessage(msg, rinfo.address));
+      s.on('message', (msg, rinfo) => {
+        noteReceived(msg.length);
+        this.onRelayMessage(msg, rinfo.address);
+      });
       this.relay[type] = s;
       await this.bind(s, undefined, this.opts.port, type === 'udp4' ? 'relay' : 'relay IPv6');
     }
@@ -412,7 +416,10 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       return;
     }
     socket.on('error', (err) => this.emit('warning', 'search-socket', `search socket: ${err.message}`));
-    socket.on('message', (reply, rinfo) => this.remoteReply(f.id, reply, rinfo));
+    socket.on('message', (reply, rinfo) => {
+      noteReceived(reply.length);
+      this.remoteReply(f.id, reply, rinfo);
+    });
     socket.bind({ port: 0, exclusive: true }, () => {
       if (this.closed || !this.remote.get(f.id)) return socket.close();
       this.ownPorts.add(socket.address().port);

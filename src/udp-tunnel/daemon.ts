@@ -7,6 +7,7 @@ import { TypedEmitter } from 'tiny-typed-emitter';
 import { ConfigError } from '../lib/config';
 import { monotonicMs, wallTimeOf, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
+import { noteReceived } from '../lib/memory';
 import { describeOffload, type DataPathStatus } from '../lib/offload';
 import { sockAddr } from '../lib/sockaddr';
 import { Opener, Sealer } from './aead';
@@ -175,6 +176,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     }
     this.control = this.createSocket();
     this.control.on('message', (msg, rinfo) => {
+      noteReceived(msg.length);
       // One at a time: adds and dels run `ip` and must not interleave.
       this.queue = this.queue
         .then(() => this.onControl(msg, rinfo.address, rinfo.port))

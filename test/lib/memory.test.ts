@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { anonBytes, MemoryReleaser, type MemoryReleaserOptions } from '../../src/lib/memory';
+import { anonBytes, MemoryReleaser, noteReceived, type MemoryReleaserOptions } from '../../src/lib/memory';
 
 const MB = 1 << 20;
 
@@ -78,6 +78,24 @@ test('no reading of RssAnon (not Linux): never a release', () => {
 test('anonBytes reads this process: a few MB, in bytes', () => {
   const a = anonBytes();
   assert.ok(a > MB && a < 4096 * MB, String(a));
+});
+
+test('noteReceived: a minor GC after every 4 MiB received, none before', () => {
+  const g = globalThis as { gc?: unknown };
+  const saved = g.gc;
+  const calls: unknown[] = [];
+  g.gc = (opts: unknown) => calls.push(opts);
+  try {
+    noteReceived(4 * MB); // whatever an earlier test left counted: start from a GC
+    calls.length = 0;
+    for (let i = 0; i < 63; i++) noteReceived(65507);
+    assert.is(calls.length, 0, '63 datagrams of 65,507 bytes: 3.9 MiB');
+    noteReceived(65507);
+    noteReceived(65507);
+    assert.equal(calls, [{ type: 'minor' }]);
+  } finally {
+    g.gc = saved;
+  }
 });
 
 test.run();
