@@ -31,7 +31,9 @@ export async function serveStatus(
       log.warn(`status snapshot failed: ${(err as Error).message}`);
       body = JSON.stringify({ error: (err as Error).message });
     }
-    socket.end(body + '\n');
+    // Two writes: body + '\n' would copy a table of thousands of entries once more.
+    socket.write(body);
+    socket.end('\n');
   });
   // Beyond this Node closes new connections at once: a stuck client loop must
   // not cost the daemon memory.
