@@ -69,5 +69,9 @@ print("unknownSource", s["unknownSource"], "drops", d)
 sys.exit(0 if s["unknownSource"] >= 100 and bad >= 100 else 1)'; }
 	# Most of each burst overflows the kernel's socket queue (64 KB datagrams); what arrives is counted.
 	check "$kind: the stranger's datagrams and the peer's oversized ones are counted" counted "$kind"
+	# Once the flood is over the daemon gives the slots' pages and the rest back (lib/memory.ts).
+	back() { [ $(($(kb "$pid" RssAnon) - anon0)) -lt $((4 * 1024)) ]; }
+	wait_for 10 "$kind: and gives it back: RssAnon within 4 MB of its pre-flood value" back
+	echo "# $kind: RssAnon $((anon0 / 1024)) -> $(($(kb "$pid" RssAnon) / 1024)) MB after"
 done
 finish
