@@ -440,6 +440,11 @@ install_boot_script() {
 	fi
 	render "$TMP/10-proxy.sh.in" "$BOOT_SCRIPT"
 	render "$TMP/udm-proxies" "$MANAGER"
+	# The manager checks the installer of an upgrade with this release's key.
+	if [ -n "$RELEASE_KEY" ]; then
+		printf '%s\n' "$RELEASE_KEY" >"$TMP/key.pem"
+		install_file "$TMP/key.pem" "$BASE/release-key.pem" 644
+	fi
 }
 
 # start_proxy: after a change the on-boot script starts it anew; otherwise it only

@@ -6,9 +6,11 @@
 # GitHub-like release server on 127.0.0.1 (latest/download answers 302 to
 # download/<tag>; test/e2e/release-server.mjs), each scenario a repository of
 # its own: good releases, a tampered asset, a download cut off half way, a
-# signature by another key, an openssl-less gateway. Under busybox sh and dash:
+# signature by another key, an installer its SHA256SUMS does not list, an
+# openssl-less gateway. Under busybox sh and dash:
 # latest, pinned (UDM_PROXIES_VERSION and the versioned URL), upgrade from the
-# older to the newer (config kept, the previous executable kept for rollback),
+# older to the newer (config kept, the previous executable kept for rollback,
+# the new installer checked by the installed release's key before it runs),
 # and every refusal changes nothing. The fake root has no systemd, so the
 # daemon runs in the installer's respawn loop.
 set -euo pipefail
@@ -62,6 +64,10 @@ publish truncated v0.2.0
 : >"$SRV/truncated/v0.2.0/mld-proxy-linux-x64.gz.truncate"
 publish badsig v0.2.0
 openssl pkeyutl -sign -inkey "$LAB_TMP/other.key" -rawin -in "$SRV/badsig/v0.2.0/SHA256SUMS" -out "$SRV/badsig/v0.2.0/SHA256SUMS.sig"
+# An installer that is not the one SHA256SUMS lists (its first command leaves a mark).
+publish evilinst v0.2.0
+# shellcheck disable=SC2016 # the line is for the installer to expand
+sed -i '2i touch "${ROOT:-}/pwned"' "$SRV/evilinst/v0.2.0/install.sh"
 
 setsid node test/e2e/release-server.mjs "$SRV" "$LAB_TMP/port" >"$LAB_TMP/server.log" 2>&1 </dev/null &
 bg_track "$!"
@@ -175,6 +181,8 @@ suite() { # NAME SHELL
 	sed -i 's/^FLAGS=""/FLAGS="--log-level debug"/' "$CONF"
 	cp "$CONF" "$o/conf-edited"
 	check "[$n] udm-proxies upgrade" manager "$o/2.txt" upgrade mld-proxy
+	check "[$n] the install left the release's public key for upgrades" cmp "$R/data/udm-proxies/release-key.pem" "$LAB_TMP/release.pub"
+	check "[$n] upgrade checked the new installer by that key" has "$o/2.txt" "its installer is signed by the installed release key"
 	check "[$n] upgrade says from which version to which" \
 		grep -Eq "upgraded mld-proxy from 0\.1\.0 \(commit [^)]*\) to 0\.2\.0 \(commit [^)]*\)" "$o/2.txt"
 	check "[$n] upgrade installed v0.2.0" is_release "$EXE" v0.2.0
@@ -185,6 +193,15 @@ suite() { # NAME SHELL
 	check "[$n] upgrade again: already the latest" manager "$o/3.txt" upgrade mld-proxy
 	check "[$n] ... says so" grep -Eq "mld-proxy 0\.2\.0 \(commit [^)]*\) is already installed" "$o/3.txt"
 	check "[$n] ... and changed nothing" is_release "$EXE.prev" v0.1.0
+
+	# upgrade refuses an installer that its release's signed SHA256SUMS does not vouch for
+	snapshot >"$o/snap"
+	SNAP=$o/snap
+	rc=0 && run_sh "$o/3a.txt" UDM_PROXIES_REPO="$HTTP/evilinst" -- "$MANAGER" upgrade mld-proxy || rc=$?
+	refused "$n: upgrade to an installer that is not the listed one" "$o/3a.txt" "install.sh does not match its signed SHA256SUMS" "$rc"
+	check "[$n] ... and never ran it" test ! -e "$R/pwned"
+	rc=0 && run_sh "$o/3b.txt" UDM_PROXIES_REPO="$HTTP/badsig" -- "$MANAGER" upgrade mld-proxy || rc=$?
+	refused "$n: upgrade to a release signed by another key" "$o/3b.txt" "does not verify with the installed release key" "$rc"
 
 	# pinned: by UDM_PROXIES_VERSION (the latest's installer hands over) and by the versioned URL
 	check "[$n] UDM_PROXIES_VERSION=v0.1.0 with the latest's installer" \
