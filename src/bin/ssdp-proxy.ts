@@ -3,6 +3,7 @@
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import type { ConfigError } from '../lib/config';
 import { logDaemonEvents } from '../lib/log';
+import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
 import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
@@ -83,7 +84,9 @@ const flagMessage = (err: ConfigError): string => (/^mdns\.services\b/.test(err.
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
-  if (args.version) return void process.stdout.write(versionLine(NAME));
+  // The relay needs no native code; koffi only gives memory back after a burst
+  // (malloc_trim, lib/memory.ts), and that warns once and goes on without it.
+  if (args.version) return void process.stdout.write(versionLine(NAME, [koffiPart()]));
   if (args._[0] === 'status') return statusCommand<SsdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
@@ -102,6 +105,14 @@ async function main(): Promise<number | void> {
     start: (proxy) => proxy.start(),
     apply: (proxy, next) => proxy.reconfigure(next),
   });
+}
+
+function koffiPart(): string {
+  try {
+    return `koffi ${nativeVersion()}`;
+  } catch (err) {
+    return `koffi not loaded: ${(err as Error).message}`;
+  }
 }
 
 void runMain(NAME, main);

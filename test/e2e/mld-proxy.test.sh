@@ -290,8 +290,14 @@ wait_for 10 "d6: capturing NDP on $RTR_LAN" mp_log_has "capturing NDP on $RTR_LA
 sleep 2
 anon() { awk '/^RssAnon:/ { print $2 }' "/proc/$MP_PID/status"; }
 anon0=$(anon)
-out=$(cd "$root" && nsx flood node -r esbuild-register test/e2e/ndp-inject.ts eth0 8000 2>&1) || true
-wait_for 15 "d6: the table is full (4096 addresses)" st "s.addresses.length === 4096"
+# A flood loses frames in the capture socket's buffer when the machine is busy (CI: 4072 of
+# 8000 got in once): flood again until the table is full.
+fill() {
+	st "s.addresses.length === 4096" && return 0
+	(cd "$root" && nsx flood node -r esbuild-register test/e2e/ndp-inject.ts eth0 4000 >/dev/null 2>&1) || true
+	return 1
+}
+wait_for 30 "d6: the table is full (4096 addresses)" fill
 # What a table costs to show: each query builds ~0.5 MB of JSON; V8 keeps the garbage.
 for _ in $(seq 1 40); do mp_status --json >/dev/null; done
 anon1=$(anon)
