@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { anonBytes, MemoryReleaser, noteReceived, type MemoryReleaserOptions } from '../../src/lib/memory';
@@ -78,6 +79,18 @@ test('no reading of RssAnon (not Linux): never a release', () => {
 test('anonBytes reads this process: a few MB, in bytes', () => {
   const a = anonBytes();
   assert.ok(a > MB && a < 4096 * MB, String(a));
+});
+
+test('anonBytes allocates no buffer per read (an idle daemon reads it every second)', () => {
+  // In a fresh process: here, the other tests' garbage may bring a GC mid-loop.
+  const script = `const { anonBytes } = require(${JSON.stringify(require.resolve('../../src/lib/memory'))});
+    anonBytes();
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 100; i++) anonBytes();
+    process.stdout.write(String(process.memoryUsage().arrayBuffers - before));`;
+  const out = execFileSync(process.execPath, ['-r', 'esbuild-register', '-e', script], { encoding: 'utf8' });
+  // fs.readFileSync of /proc/self/status: ~17 KB each, 1.8 MB for 100 reads.
+  assert.ok(Number(out) < 64 * 1024, `${out} bytes outside the heap after 100 reads`);
 });
 
 test('noteReceived: a minor GC after every 4 MiB received, none before', () => {
