@@ -71,8 +71,13 @@ function literalLookup(address: string, family: unknown, cb: (err: Error | null,
  * reusePort as well as reuseAddr: a responder on the router may have bound
  * port 5353 with either.
  */
-export const udpSocket: CreateSocket = (type, shared) =>
-  dgram.createSocket({ type, reuseAddr: shared, reusePort: shared, ipv6Only: type === 'udp6', lookup: literalLookup });
+export const udpSocket: CreateSocket = (type, shared) => {
+  const s = dgram.createSocket({ type, reuseAddr: shared, reusePort: shared, ipv6Only: type === 'udp6', lookup: literalLookup });
+  // Node receives every datagram into a buffer of its own: counted here, for
+  // every socket of the daemon, so a flood cannot pile them up (lib/memory.ts).
+  s.on('message', (msg) => noteReceived(msg.length));
+  return s;
+};
 
 // The relay carries both families; which group a message is for is in its HOST
 // header ("[FF02::C]:1900" or "239.255.255.250:1900").
@@ -233,10 +238,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
     for (const type of ['udp4', 'udp6'] as const) {
       if (!this.opts.peers.some((p) => p.includes(':') === (type === 'udp6'))) continue;
       const s = this.createSocket(type, false);
-      s.on('message', (msg, rinfo) => {
-        noteReceived(msg.length);
-        this.onRelayMessage(msg, rinfo.address);
-      });
+      s.on('message', (msg, rinfo) => this.onRelayMessage(msg, rinfo.address));
       this.relay[type] = s;
       await this.bind(s, undefined, this.opts.port, type === 'udp4' ? 'relay' : 'relay IPv6');
     }
@@ -416,10 +418,7 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       return;
     }
     socket.on('error', (err) => this.emit('warning', 'search-socket', `search socket: ${err.message}`));
-    socket.on('message', (reply, rinfo) => {
-      noteReceived(reply.length);
-      this.remoteReply(f.id, reply, rinfo);
-    });
+    socket.on('message', (reply, rinfo) => this.remoteReply(f.id, reply, rinfo));
     socket.bind({ port: 0, exclusive: true }, () => {
       if (this.closed || !this.remote.get(f.id)) return socket.close();
       this.ownPorts.add(socket.address().port);

@@ -18,7 +18,6 @@ import type dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import type { IfaceInfo } from '../lib/interfaces';
 import { cidrContains, parseCidr, parseIPv4, parseIPv6, type Cidr } from '../lib/ip';
-import { noteReceived } from '../lib/memory';
 import { newLanCounters, type LanCounters } from './counters';
 
 export const SSDP_GROUP = '239.255.255.250';
@@ -112,10 +111,7 @@ export class LanSide<C = LanCounters> extends TypedEmitter<LanSideEvents<C>> {
 
   async listen(): Promise<void> {
     const s = this.createSocket('udp4', true);
-    s.on('message', (msg, rinfo) => {
-      noteReceived(msg.length);
-      this.emit('message', msg, rinfo, this.lanOf(rinfo.address));
-    });
+    s.on('message', (msg, rinfo) => this.emit('message', msg, rinfo, this.lanOf(rinfo.address)));
     await this.bind(s, this.g.group, this.g.port, `${this.g.label} LAN`);
     if (this.g.ttl) s.setMulticastTTL(this.g.ttl);
     this.socket4 = s;
@@ -175,10 +171,7 @@ export class LanSide<C = LanCounters> extends TypedEmitter<LanSideEvents<C>> {
     const s = this.createSocket('udp6', true);
     lan.socket6 = s;
     lan.index6 = want;
-    s.on('message', (msg, rinfo) => {
-      noteReceived(msg.length);
-      this.emit('message', msg, rinfo, lan);
-    });
+    s.on('message', (msg, rinfo) => this.emit('message', msg, rinfo, lan));
     this.bind(s, `${this.g.group6}%${lan.name}`, this.g.port, `${this.g.label} LAN IPv6 ${lan.name}`).then(
       () => {
         if (lan.socket6 !== s || this.closed) return;
