@@ -58,13 +58,7 @@ baseline_build OLD udp-proxy
 cc -O2 -Wall -o "$LAB_TMP/udpbench" scripts/bench/udpbench.c || die "cannot compile scripts/bench/udpbench.c"
 B="$LAB_TMP/udpbench"
 
-ncpu=$(nproc)
-if [ "$ncpu" -ge 2 ]; then
-	PROXY_CPU=$((ncpu - 1))
-	LOAD_CPUS="0-$((ncpu - 2))"
-else
-	PROXY_CPU=0 LOAD_CPUS=0
-fi
+bench_cpus
 
 udp_links_up
 udp_route_direct
@@ -103,11 +97,11 @@ for who in new old; do
 	exe=$UP base=6000
 	[ "$who" = new ] || exe=$OLD base=6100
 	proxy_conf "$LAB_TMP/$who.json" "$base"
-	bg_in proxy "$LAB_TMP/$who.out" taskset -c "$PROXY_CPU" "$exe" --config "$LAB_TMP/$who.json"
+	bg_in proxy "$LAB_TMP/$who.out" taskset -c "$MEASURED_CPU" "$exe" --config "$LAB_TMP/$who.json"
 	PID[$who]=$LAB_BG_PID
 	poll 5 nsx proxy "$exe" status --control-socket "$LAB_TMP/$who.json.sock" || die "udp-proxy ($who) did not start: $(cat "$LAB_TMP/$who.out")"
 done
-bg_in proxy "$LAB_TMP/nginx.out" taskset -c "$PROXY_CPU" nginx -c "$LAB_TMP/nginx.conf" -g 'daemon off;'
+bg_in proxy "$LAB_TMP/nginx.out" taskset -c "$MEASURED_CPU" nginx -c "$LAB_TMP/nginx.conf" -g 'daemon off;'
 poll 5 sh -c "ip netns exec $(ns_name proxy) ss -uln | grep -q '10.0.1.1:6211'" ||
 	die "nginx did not start: $(cat "$LAB_TMP/nginx.out" "$LAB_TMP/nginx-error.log" 2>/dev/null)"
 PID[nginx]=$(pgrep -P "$(cat "$LAB_TMP/nginx.pid")" | head -1) # the worker
@@ -154,7 +148,7 @@ measure_bulk() { # WHO
 	[ "$1" = direct ] || keep "cpu_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v m="$mbps" -v s="$SECONDS_EACH" 'BEGIN { g = m * (s + 1) / 1000; printf "%.2f", (g > 0 ? (c / hz) / g : 0) }')"
 }
 
-echo "bench-udp-proxy: $ROUNDS rounds; $CLIENTS flows x 1 request in flight (64 B), latency at 1 in flight, bulk 1200 B one way; ${SECONDS_EACH}s each; proxies on CPU $PROXY_CPU, load on $LOAD_CPUS; today's build: $BASELINE_REF" >&2
+echo "bench-udp-proxy: $ROUNDS rounds; $CLIENTS flows x 1 request in flight (64 B), latency at 1 in flight, bulk 1200 B one way; ${SECONDS_EACH}s each; proxies on CPU $MEASURED_CPU, load on $LOAD_CPUS; today's build: $BASELINE_REF" >&2
 order=(new old nginx direct)
 for r in $(seq 1 "$ROUNDS"); do
 	echo "  round $r: ${order[*]}" >&2

@@ -43,13 +43,7 @@ need_cmd ip iperf3 socat python3 taskset nproc git
 [ -x "$UT" ] || die "$UT is missing; run: node scripts/build.mjs --target linux-x64 udp-tunnel"
 baseline_build OLD udp-tunnel
 
-ncpu=$(nproc)
-if [ "$ncpu" -ge 2 ]; then
-	TUN_CPU=$((ncpu - 1))
-	LOAD_CPUS="0-$((ncpu - 2))"
-else
-	TUN_CPU=0 LOAD_CPUS=0
-fi
+bench_cpus
 
 # ------------------------------------------------------------ lab
 tunnel_underlay_up
@@ -68,7 +62,7 @@ tunnel() {
 	shift 4
 	for i in 1 2; do
 		h=h$i
-		bg_in "$h" "$LAB_TMP/$who-$h.out" taskset -c "$TUN_CPU" "$exe" serve -dp "$port" -cp $((port + 1)) \
+		bg_in "$h" "$LAB_TMP/$who-$h.out" taskset -c "$MEASURED_CPU" "$exe" serve -dp "$port" -cp $((port + 1)) \
 			--control-socket "$LAB_TMP/$who-$h.sock" --log "$LAB_TMP/$who-$h.log" "$@"
 		pids+=("$LAB_BG_PID")
 	done
@@ -87,7 +81,7 @@ tunnel old-keyed "$OLD" 3 5030 --key-file "$LAB_TMP/key"
 # would make a connected socat exit.
 pids=()
 for i in 1 2; do
-	bg_in "h$i" "$LAB_TMP/socat-$i.out" taskset -c "$TUN_CPU" socat "UDP-DATAGRAM:192.0.2.$((3 - i)):6000,bind=192.0.2.$i:6000" \
+	bg_in "h$i" "$LAB_TMP/socat-$i.out" taskset -c "$MEASURED_CPU" socat "UDP-DATAGRAM:192.0.2.$((3 - i)):6000,bind=192.0.2.$i:6000" \
 		"TUN:10.8.9.$i/24,tun-name=stun0,iff-no-pi,iff-up"
 	pids+=("$LAB_BG_PID")
 done
@@ -120,7 +114,7 @@ measure() {
 	[ "$who" = raw ] || keep "cpu_$who" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v m="$mbps" -v s="$SECONDS_EACH" 'BEGIN { g = m * s / 1000; printf "%.2f", (g > 0 ? (c / hz) / g : 0) }')"
 }
 
-echo "bench-udp-tunnel: $ROUNDS rounds of iperf3 TCP h1 -> h2, ${SECONDS_EACH}s each, tunnel MTU $MTU; tunnels on CPU $TUN_CPU, iperf3 on $LOAD_CPUS; today's build: $BASELINE_REF" >&2
+echo "bench-udp-tunnel: $ROUNDS rounds of iperf3 TCP h1 -> h2, ${SECONDS_EACH}s each, tunnel MTU $MTU; tunnels on CPU $MEASURED_CPU, iperf3 on $LOAD_CPUS; today's build: $BASELINE_REF" >&2
 order=(new old socat new-keyed old-keyed raw)
 declare -A ADDR=([new]=10.8.0.2 [old]=10.8.1.2 [new-keyed]=10.8.2.2 [old-keyed]=10.8.3.2 [socat]=10.8.9.2 [raw]=192.0.2.2)
 for r in $(seq 1 "$ROUNDS"); do

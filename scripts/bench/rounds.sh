@@ -8,11 +8,24 @@
 #   ratios NAME A B            NAME gets A[i] / B[i] for each round i
 #   row_rounds MEASURE A B UNIT GOAL   a table row: A's and B's medians, the median
 #                              ratio A/B with its range over the rounds, the goal on it
+#   bench_cpus                 MEASURED_CPU: the last CPU, for what is measured (pinned);
+#                              LOAD_CPUS: the others, for the load (both 0 on one CPU)
 #   baseline_build VAR PROXY   VAR: today's build of PROXY (BASELINE_REF, the last commit
 #                              before the batched data path), built once into
 #                              .cache/baseline-<ref>/ from git (no network), or
 #                              BENCH_BASELINE_DIR when given
 declare -A ROUND=()
+# shellcheck disable=SC2034 # set for the bench that sources this file
+bench_cpus() {
+	local n
+	n=$(nproc)
+	if [ "$n" -ge 2 ]; then
+		MEASURED_CPU=$((n - 1))
+		LOAD_CPUS="0-$((n - 2))"
+	else
+		MEASURED_CPU=0 LOAD_CPUS=0
+	fi
+}
 keep() { ROUND[$1]="${ROUND[$1]:-} $2"; }
 _stat() { tr ' ' '\n' <<<"${ROUND[$1]:-}" | awk 'NF' | sort -g | awk -v w="$2" '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } if (w == "lo") print v[1]; else if (w == "hi") print v[NR]; else print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 med() { _stat "$1" med; }
