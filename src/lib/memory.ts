@@ -21,6 +21,12 @@
 // releases (10-50 ms each) bound what it can hold. A flood costs CPU, not memory;
 // a daemon at rest or under a steady load that allocates nothing lasting
 // never releases.
+//
+// Once, when the daemon has settled after its start (10 s): a release (the
+// start leaves garbage: the bundle's compilation, parsed configuration) and
+// the executable's start-up pages unmapped (exe-pages.ts). The floor is
+// taken after that, not while starting: on the gateway's slow cores (and the
+// emulated VM's) the start itself can grow RssAnon by more than a burst.
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { monotonicMs, type Clock } from './clock';
@@ -92,42 +98,65 @@ export interface MemoryReleaserOptions {
   burstBytes?: number;
   /** Releases at least this far apart (5 s). */
   minIntervalMs?: number;
+  /** Once, this long after the releaser was made (10 s): a release, then `settle`. */
+  settleAfterMs?: number;
+  /** The settling step after that release: unmaps the executable's start-up pages; returns bytes unmapped. */
+  settle?: () => number;
 }
 
 export interface ReleaseOutcome {
   before: number;
   after: number;
   ms: number;
+  /** The one release when the daemon settled after its start; `unmapped` is what settle() gave back. */
+  settled?: { unmapped: number };
 }
 
 export interface MemoryReleaseStatus {
   releases: number;
   /** Bytes of RssAnon given back by them, in all. */
   releasedBytes: number;
+  /** Bytes of the executable's start-up pages unmapped when the daemon settled (0 until then). */
+  unmappedBytes: number;
 }
 
 export class MemoryReleaser {
-  private floor: number;
+  private floor = NaN;
   private last = -Infinity;
+  private readonly born: number;
+  private settled = false;
   private readonly o: Required<MemoryReleaserOptions>;
   releases = 0;
   releasedBytes = 0;
+  unmappedBytes = 0;
 
   constructor(opts: MemoryReleaserOptions) {
-    this.o = { anonBytes, now: monotonicMs, burstBytes: 4 << 20, minIntervalMs: 5_000, ...opts };
-    this.floor = this.o.anonBytes();
+    this.o = { anonBytes, now: monotonicMs, burstBytes: 4 << 20, minIntervalMs: 5_000, settleAfterMs: 10_000, settle: () => 0, ...opts };
+    this.born = this.o.now();
   }
 
-  /** Called every second: releases after a burst; returns what it did. */
+  /** Called every second: settles once after the start, then releases after a burst; returns what it did. */
   check(): ReleaseOutcome | undefined {
     const o = this.o;
-    const anon = o.anonBytes();
     const t = o.now();
+    if (!this.settled) {
+      if (t - this.born < o.settleAfterMs) return undefined;
+      this.settled = true;
+      const out = this.release(o.anonBytes(), t);
+      const unmapped = o.settle();
+      if (unmapped > 0) this.unmappedBytes += unmapped;
+      return { ...out, settled: { unmapped } };
+    }
+    const anon = o.anonBytes();
     if (!(anon >= this.floor)) this.floor = anon; // lower, or the first good reading after NaN
     if (!(anon - this.floor >= o.burstBytes) || t - this.last < o.minIntervalMs) return undefined;
+    return this.release(anon, t);
+  }
+
+  private release(anon: number, t: number): ReleaseOutcome {
     const start = performance.now();
-    o.release();
-    const after = o.anonBytes();
+    this.o.release();
+    const after = this.o.anonBytes();
     this.last = t;
     this.floor = after;
     this.releases++;
@@ -136,6 +165,6 @@ export class MemoryReleaser {
   }
 
   status(): MemoryReleaseStatus {
-    return { releases: this.releases, releasedBytes: this.releasedBytes };
+    return { releases: this.releases, releasedBytes: this.releasedBytes, unmappedBytes: this.unmappedBytes };
   }
 }

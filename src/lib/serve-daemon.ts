@@ -3,6 +3,7 @@
 // it is stopped. Each bin supplies only how to make, start and reconfigure
 // its proxy. Every daemon also gives memory back after a burst (memory.ts).
 import { runDaemon } from './lifecycle';
+import { dropExecutablePages } from './exe-pages';
 import { createLogger, rateLimited, type Level, type Logger, type RateLimitedLog } from './log';
 import { collectGarbage, MemoryReleaser, trimMalloc } from './memory';
 import { acquirePidFile } from './pidfile';
@@ -55,6 +56,15 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
         warnOnce('malloc_trim', 'warn', `memory: cannot trim malloc's arenas: ${(err as Error).message}`);
       }
     },
+    settle: () => {
+      try {
+        const d = dropExecutablePages();
+        return d.before > d.after ? d.before - d.after : 0;
+      } catch (err) {
+        warnOnce('madvise', 'warn', `memory: cannot unmap the executable's start-up pages: ${(err as Error).message}`);
+        return 0;
+      }
+    },
   });
 
   let statusServer: StatusServer | undefined;
@@ -71,7 +81,8 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
 
   const memoryTimer = setInterval(() => {
     const r = memory.check();
-    if (r) log.debug(`memory: after a burst, RssAnon ${mb(r.before)} -> ${mb(r.after)} MB (${r.ms.toFixed(0)} ms)`);
+    if (r?.settled) log.debug(`memory: settled after the start, RssAnon ${mb(r.before)} -> ${mb(r.after)} MB, ${mb(r.settled.unmapped)} MB of the executable's start-up pages unmapped`);
+    else if (r) log.debug(`memory: after a burst, RssAnon ${mb(r.before)} -> ${mb(r.after)} MB (${r.ms.toFixed(0)} ms)`);
   }, MEMORY_CHECK_MS);
   memoryTimer.unref();
 

@@ -210,6 +210,13 @@ kill -HUP "$UP_PID"
 wait_for 5 "e2: a bad file is refused: 'reload failed, keeping the running configuration'" up_log_has "reload failed, keeping the running configuration: proxy[0].upstream: missing"
 check "e2: the running rules stay" st 's.rules.length === 8 && r("alias").sessions.length >= 1'
 check "e2: and still answer" answer_is 10.0.1.1 5302 192.0.2.53
+if [ "$mode" = offload ]; then
+	# lib/exe-pages.ts: 10 s after its start the daemon unmaps its executable's start-up
+	# pages; code it needs again comes back from the file.
+	wait_for 15 "e4: settled after its start: the executable's start-up pages unmapped" st 's.memory.unmappedBytes > 4 * 1048576'
+	check "e4: the log says how much" up_log_has "of the executable's start-up pages unmapped"
+	check "e4: and answers after that" answer_is 10.0.1.1 5302 192.0.2.53
+fi
 up_running() { [ -d "/proc/$UP_PID" ] && ! grep -q '^State:.*Z' "/proc/$UP_PID/status" 2>/dev/null; }
 kill -TERM "$UP_PID"
 wait_for 5 "e3: exits on SIGTERM" not up_running

@@ -6,9 +6,10 @@ import { anonBytes, MemoryReleaser, noteReceived, type MemoryReleaserOptions } f
 const MB = 1 << 20;
 
 // A releaser on a fake process: RssAnon and the clock are set by the test; a
-// release brings RssAnon down to `floorAfter`.
-function fake(opts: Partial<MemoryReleaserOptions> = {}) {
-  const f = { anon: 12 * MB, t: 0, releases: 0, floorAfter: 12 * MB };
+// release brings RssAnon down to `floorAfter`. Unless `settled` is false, it
+// has settled a minute before t = 0 (that release is not in f.releases).
+function fake(opts: Partial<MemoryReleaserOptions> = {}, settled = true) {
+  const f = { anon: 12 * MB, t: settled ? -60_000 : 0, releases: 0, settles: 0, floorAfter: 12 * MB };
   const r = new MemoryReleaser({
     anonBytes: () => f.anon,
     now: () => f.t,
@@ -16,6 +17,11 @@ function fake(opts: Partial<MemoryReleaserOptions> = {}) {
       f.releases++;
       f.anon = f.floorAfter;
     },
+    settle: () => {
+      f.settles++;
+      return 30 * MB;
+    },
+    ...(settled ? { settleAfterMs: 0 } : {}),
     ...opts,
   });
   const at = (ms: number, anonMb: number) => {
@@ -23,8 +29,28 @@ function fake(opts: Partial<MemoryReleaserOptions> = {}) {
     f.anon = anonMb * MB;
     return r.check();
   };
+  if (settled) {
+    assert.ok(r.check()?.settled, 'settled');
+    f.releases = 0;
+  }
   return { f, r, at };
 }
+
+test('once, settleAfterMs after the start: a release, then settle; the floor is taken after them', () => {
+  const { f, r, at } = fake({ settleAfterMs: 10_000 }, false);
+  for (let t = 1000; t < 10_000; t += 1000) assert.is(at(t, 12 + t / 1000), undefined, `starting, ${t} ms`);
+  assert.is(f.releases + f.settles, 0);
+  const out = at(10_000, 22); // the start grew RssAnon by 10 MB: not a burst to release again and again
+  assert.equal(out?.settled, { unmapped: 30 * MB });
+  assert.is(out!.before, 22 * MB);
+  assert.is(out!.after, 12 * MB);
+  assert.is(f.releases, 1);
+  assert.is(f.settles, 1);
+  for (let t = 11_000; t < 40_000; t += 1000) assert.is(at(t, 15.9), undefined, `settled, ${t} ms`);
+  assert.is(f.settles, 1, 'only once');
+  assert.equal(r.status(), { releases: 1, releasedBytes: 10 * MB, unmappedBytes: 30 * MB });
+  assert.ok(at(40_000, 16.1), 'a burst over the floor taken when it settled');
+});
 
 test('no release while RssAnon stays within a burst of its lowest point', () => {
   const { f, at } = fake();
@@ -40,7 +66,7 @@ test('after a burst, the next check releases and reports what it gave back', () 
   assert.is(out!.before, 30 * MB);
   assert.is(out!.after, 12 * MB);
   assert.is(f.releases, 1);
-  assert.equal(r.status(), { releases: 1, releasedBytes: 18 * MB });
+  assert.equal(r.status(), { releases: 2, releasedBytes: 18 * MB, unmappedBytes: 30 * MB }, 'the settling release and this one');
 });
 
 test('growth is measured from the lowest point: memory freed on its own moves the floor down', () => {
@@ -68,7 +94,7 @@ test('under a flood that lasts, releases are minIntervalMs apart', () => {
   assert.is(f.releases, 2);
 });
 
-test('no reading of RssAnon (not Linux): never a release', () => {
+test('no reading of RssAnon (not Linux): no release after settling', () => {
   const { f, r } = fake({ anonBytes: () => NaN });
   assert.is(r.check(), undefined);
   f.t = 100_000;
