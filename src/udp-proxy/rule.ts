@@ -21,7 +21,8 @@
 // slots and go back to the clients with one call on the listener. Per
 // datagram: a lookup by numbers, a few counters, no Buffer, no object, no log
 // line. A wakeup moves at most MAX_BATCHES batches, then yields to the loop:
-// readiness is level-triggered, so what is left is reported again.
+// readiness is level-triggered, so what is left is reported again. It asks
+// again within a wakeup only when a batch came back full.
 import { wallTimeOf } from '../lib/clock';
 import { cidrContains, formatCidr, parseIPv4, parseIPv6 } from '../lib/ip';
 import { EpollSet } from '../lib/epoll';
@@ -54,6 +55,21 @@ const MAX_BATCHES = 8;
 const PER_SESSION = 16;
 /** A slot holds the largest UDP datagram, so none is ever truncated. */
 const SLOT_BYTES = 65536;
+/** The least the listener asks for per call: requests from many clients arrive together. */
+const LISTEN_MIN = 8;
+
+/**
+ * How many datagrams to ask a socket for next time (between min and max):
+ * twice as many after a call that filled what it asked for (a burst: batch
+ * it), what the last call got otherwise. Each slot asked for is a header to
+ * make ready, and recvmmsg tries once more after the last datagram it finds
+ * (failing with EAGAIN): a session with one request in flight, asked for 16,
+ * paid both for each reply.
+ */
+export function nextWidth(width: number, got: number, min: number, max: number): number {
+  if (got >= width) return Math.min(max, width * 2);
+  return Math.max(min, got);
+}
 
 export interface Flow {
   packets: number;
@@ -76,6 +92,8 @@ export interface Session {
   socketErrors: number;
   lastError?: string;
   openedAt: number;
+  /** How many datagrams the next receive on its socket asks for (nextWidth). */
+  width: number;
 }
 
 export interface RuleCounters {
@@ -190,6 +208,7 @@ export class ProxyRule {
   private nextId = 1;
   private listenFd = -1;
   private listenFamily: 4 | 6 = 4;
+  private listenWidth = LISTEN_MIN;
   private listenWatch: ReadableWatch | undefined;
   private epoll: EpollSet | undefined;
   private listening = false;
@@ -266,7 +285,8 @@ export class ProxyRule {
     const msgs = ring.msgs;
     const src = io.src;
     for (let b = 0; b < MAX_BATCHES && this.listenFd >= 0; b++) {
-      const n = ring.recv(this.listenFd, 0, BATCH, io.batched);
+      const want = this.listenWidth;
+      const n = ring.recv(this.listenFd, 0, want, io.batched);
       if (n < 0) {
         this.counters.socketErrors++;
         this.deps.warning(`listen:${this.opts.name}`, `${this.opts.name}: listening socket: ${errnoName(-n)}`);
@@ -304,7 +324,8 @@ export class ProxyRule {
         else msgs.useName(i, this.upBlock.base, this.upLen);
       }
       if (run !== undefined) this.forward(run, runStart, n - runStart);
-      if (n < BATCH) return;
+      this.listenWidth = nextWidth(want, n, LISTEN_MIN, BATCH);
+      if (n < want) return;
     }
   }
 
@@ -330,6 +351,12 @@ export class ProxyRule {
     for (let b = 0; b < MAX_BATCHES && epoll !== undefined && this.listenFd >= 0; b++) {
       const ready = epoll.wait();
       if (ready === 0) return;
+      // Another round only when this one may have left datagrams behind: a
+      // full set of ready sockets, or a socket that filled a whole share.
+      // Otherwise a second epoll_wait would nearly always find nothing (a
+      // system call and an FFI call per wakeup); what arrives meanwhile keeps
+      // the epoll fd readable, and the level-triggered poll calls us again.
+      let more = ready === epoll.max;
       let slot = 0;
       let m = 0;
       for (let e = 0; e < ready; e++) {
@@ -340,7 +367,8 @@ export class ProxyRule {
           this.reply(m);
           slot = m = 0;
         }
-        const n = ring.recv(s.fd, slot, Math.min(BATCH - slot, PER_SESSION), io.batched);
+        const want = Math.min(BATCH - slot, s.width);
+        const n = ring.recv(s.fd, slot, want, io.batched);
         if (n < 0) {
           // An ICMP error on a connected socket (ECONNREFUSED and kin).
           s.socketErrors++;
@@ -348,6 +376,8 @@ export class ProxyRule {
           this.counters.socketErrors++;
           continue;
         }
+        if (n === PER_SESSION) more = true;
+        s.width = nextWidth(s.width, n, 1, PER_SESSION);
         const before = m;
         for (let i = slot; i < slot + n; i++) {
           const from = readSockAddrInto(ring.view, ring.nameOffset(i), src) ? this.match(src.w0, src.w1, src.w2, src.w3, src.port) : -1;
@@ -370,6 +400,7 @@ export class ProxyRule {
         slot += n;
       }
       this.reply(m);
+      if (!more) return;
     }
   }
 
@@ -437,6 +468,7 @@ export class ProxyRule {
       sendErrors: 0,
       socketErrors: 0,
       openedAt: this.deps.now(),
+      width: 1,
     };
     const { entry, evicted, reason } = this.table.add(a.w0, a.w1, a.w2, a.w3, a.port, s);
     if (evicted) {
