@@ -84,8 +84,9 @@ const flagMessage = (err: ConfigError): string => (/^mdns\.services\b/.test(err.
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
-  // The relay needs no native code; koffi only gives memory back after a burst
-  // (malloc_trim, lib/memory.ts), and that warns once and goes on without it.
+  // The relay needs no native code; koffi only gives memory back (malloc_trim
+  // and madvise when it settles after its start and after a burst,
+  // lib/memory.ts), and that warns once and goes on without it.
   if (args.version) return void process.stdout.write(versionLine(NAME, [koffiPart()]));
   if (args._[0] === 'status') return statusCommand<SsdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);

@@ -8,7 +8,9 @@
 # Cases: idle (started, its interfaces there, nothing to do, after 20 s), and for
 # mld-proxy and udp-proxy a loaded table: 4096 learned addresses (restored from a
 # state file, their groups joined) and 4096 sessions (4096 client ports). Each start
-# is from a cold page cache (the executable's pages are RssFile, as after a boot).
+# is from a cold page cache (the executable's pages are RssFile, as after a boot), and
+# each daemon runs as installed: with one malloc arena (MALLOC_ARENA_MAX=1), as its
+# on-boot script starts it; an environment variant replaces that.
 # The baseline: Node itself (the SEA base, from the release disk's extra/node), idle.
 # Without arguments the build is measured once. With them, each is a variant,
 # measured in turn, three rounds: "-" (the build), environment assignments
@@ -97,8 +99,11 @@ cold() {
 }
 
 measure() { # PROXY CASE VARIANT
-	local p=$1 c=$2 o=$3 exe envs=() bg pid n=0
+	local p=$1 c=$2 o=$3 exe envs bg pid n=0
 	exe=$REL/$p-linux-arm64
+	# As installed: the on-boot script (on_boot.d/10-proxy.sh.in) runs each daemon with
+	# one malloc arena; an environment variant replaces that.
+	envs=(MALLOC_ARENA_MAX=1)
 	case $o in
 	-) ;;
 	dir=*) exe=$REL/extra/${o#dir=}/$p-linux-arm64 ;;
