@@ -21,6 +21,9 @@
 #                     receives all flows in batches (udpbench rrb: one socket, a source
 #                     address per flow), so that it is not the ceiling: the direct path
 #                     must be at least 2x the fastest proxy (a row says whether it is).
+#                     On two CPUs the direct path forwards on the load's CPU, and the load
+#                     and the echo server share it: the row after says how busy each
+#                     proxy's own core was (near 100 %: the proxy is the ceiling).
 #                     For udp-proxy also a rule with an alias (unconnected sockets).
 #   latency:          one flow, one request in flight: the median round trip.
 #   bulk one way:     1200-byte datagrams as fast as one sender can, into a sink;
@@ -125,6 +128,8 @@ measure_rr() { # WHO [3: the rule with an alias]
 	keep "rr_$1${2:+_alias}" "$rps"
 	# The proxy's CPU per request answered, in microseconds.
 	[ "$1" = direct ] || [ -n "${2:-}" ] || keep "cpurr_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v r="$rps" -v s="$SECONDS_EACH" 'BEGIN { n = r * s; printf "%.2f", (n > 0 ? 1e6 * (c / hz) / n : 0) }')"
+	# How busy the proxy's core was: near 100 %, the proxy and not the load is the ceiling.
+	[ "$1" = direct ] || [ -n "${2:-}" ] || keep "busy_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v s="$SECONDS_EACH" 'BEGIN { printf "%.0f", 100 * (c / hz) / s }')"
 }
 measure_lat() { # WHO
 	local out
@@ -171,6 +176,7 @@ row_rounds "  ... $N vs $O" rr_new rr_old req/s -
 row_rounds "  ... $O vs nginx" rr_old rr_nginx req/s -
 row_rounds "  ... a rule with an alias: $N vs nginx" rr_new_alias rr_nginx req/s -
 row_rounds "  ... the load is not the ceiling: direct vs the fastest proxy (${fastest#rr_})" rr_direct "$fastest" req/s "x>=2"
+row "  ... the proxy's core busy meanwhile: $N vs nginx" "$(med busy_new)" "$(med busy_nginx)" % -
 row_rounds "bulk one way: $N vs nginx" bulk_new bulk_nginx Mbit/s "x>=3"
 row_rounds "  ... $N vs $O" bulk_new bulk_old Mbit/s -
 row_rounds "  ... direct vs $N" bulk_direct bulk_new Mbit/s -
