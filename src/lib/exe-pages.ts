@@ -20,6 +20,7 @@
 // relocation wrote (RELRO, the GOT) is anonymous, and dropping it would bring
 // back the file's unrelocated bytes; those mappings are skipped whole.
 import fs from 'node:fs';
+import { statusBytes } from './memory';
 import { rawCalls } from './native';
 
 const MADV_DONTNEED = 4;
@@ -65,16 +66,11 @@ export interface DropOutcome {
 
 /** Drops this process's clean pages of its own executable (see above). Throws when /proc or the native layer is missing. */
 export function dropExecutablePages(): DropOutcome {
-  const before = rssFile();
+  const before = statusBytes('RssFile');
   const exe = fs.readlinkSync('/proc/self/exe');
   const ranges = cleanExecutableRanges(fs.readFileSync('/proc/self/smaps', 'latin1'), exe);
   const sys = rawCalls();
   let dropped = 0;
   for (const r of ranges) if (sys.madvise(r.start, r.end - r.start, MADV_DONTNEED) === 0) dropped++;
-  return { ranges: dropped, before, after: rssFile() };
-}
-
-function rssFile(): number {
-  const m = /^RssFile:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
-  return m ? Number(m[1]) * 1024 : NaN;
+  return { ranges: dropped, before, after: statusBytes('RssFile') };
 }

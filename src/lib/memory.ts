@@ -68,7 +68,12 @@ export function trimMalloc(): void {
 }
 
 /** The process's anonymous resident memory in bytes (RssAnon), or NaN where /proc has none. */
-export function anonBytes(): number {
+export const anonBytes = (): number => statusBytes('RssAnon');
+
+const STATUS_FIELDS = { RssAnon: /^RssAnon:\s+(\d+) kB/m, RssFile: /^RssFile:\s+(\d+) kB/m };
+
+/** A field of /proc/self/status in bytes, or NaN where /proc has none. */
+export function statusBytes(field: keyof typeof STATUS_FIELDS): number {
   // One buffer for every read: fs.readFileSync would allocate ~17 KB outside
   // V8's heap each second, which an idle daemon (little garbage, so no GC)
   // kept: +2 MB of RssAnon at rest on arm64 (make bench). /proc/self/status
@@ -84,7 +89,7 @@ export function anonBytes(): number {
   } catch {
     return NaN;
   }
-  const m = /^RssAnon:\s+(\d+) kB/m.exec(statusBuffer.toString('latin1', 0, n));
+  const m = STATUS_FIELDS[field].exec(statusBuffer.toString('latin1', 0, n));
   return m ? Number(m[1]) * 1024 : NaN;
 }
 const statusBuffer = Buffer.alloc(8192);
