@@ -126,10 +126,11 @@ measure_rr() { # WHO [3: the rule with an alias]
 	c1=$(cpu_ticks "${PID[$1]:-0}")
 	rps=$(json "$out" rps)
 	keep "rr_$1${2:+_alias}" "$rps"
-	# The proxy's CPU per request answered, in microseconds.
-	[ "$1" = direct ] || [ -n "${2:-}" ] || keep "cpurr_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v r="$rps" -v s="$SECONDS_EACH" 'BEGIN { n = r * s; printf "%.2f", (n > 0 ? 1e6 * (c / hz) / n : 0) }')"
-	# How busy the proxy's core was: near 100 %, the proxy and not the load is the ceiling.
-	[ "$1" = direct ] || [ -n "${2:-}" ] || keep "busy_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v s="$SECONDS_EACH" 'BEGIN { printf "%.0f", 100 * (c / hz) / s }')"
+	if [ "$1" = direct ] || [ -n "${2:-}" ]; then return 0; fi
+	# The proxy's CPU per request answered, in microseconds, and how busy its core was
+	# (near 100 %: the proxy and not the load is the ceiling).
+	keep "cpurr_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v r="$rps" -v s="$SECONDS_EACH" 'BEGIN { n = r * s; printf "%.2f", (n > 0 ? 1e6 * (c / hz) / n : 0) }')"
+	keep "busy_$1" "$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v s="$SECONDS_EACH" 'BEGIN { printf "%.0f", 100 * (c / hz) / s }')"
 }
 measure_lat() { # WHO
 	local out
