@@ -38,6 +38,9 @@ Options:
                             and ff02::fb port 5353), over the same peers and key
   --mdns-service TYPE       relay only this service type (_airplay._tcp), and the
                             hosts its services point to; repeatable; implies --mdns
+  --firewall MODE           open the ports this proxy listens on in UniFi's
+                            firewall: auto (only where UniFi's chains are),
+                            on, or off (auto)
   --config FILE             JSON config (lans, peers, keyFile, hub, port, ...); SIGHUP
                             reloads it, pending searches stay
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
@@ -49,7 +52,7 @@ Options:
 `;
 
 const SPEC = {
-  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket', 'mdns-service'],
+  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket', 'mdns-service', 'firewall'],
   boolean: ['help', 'version', 'json', 'hub', 'mdns'],
   integer: ['port', 'max-pending', 'max-pending-per-host'],
   repeatable: ['lan', 'peer', 'mdns-service'],
@@ -70,6 +73,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
     maxPending: args['max-pending'],
     maxPendingPerHost: args['max-pending-per-host'],
     mdns: args.mdns || args['mdns-service'].length ? { services: args['mdns-service'] } : undefined,
+    firewall: args.firewall,
     log: args.log,
     logLevel: args['log-level'],
     pidFile: args['pid-file'],
@@ -77,7 +81,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
   };
 }
 
-const fieldFlag = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', logLevel: '--log-level' });
+const fieldFlag = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', logLevel: '--log-level', firewall: '--firewall' });
 // --mdns-service becomes mdns.services[i], which flagErrors does not name.
 const flagMessage = (err: ConfigError): string => (/^mdns\.services\b/.test(err.field) ? `--mdns-service: ${err.reason}` : fieldFlag(err));
 
@@ -105,6 +109,8 @@ async function main(): Promise<number | void> {
     },
     start: (proxy) => proxy.start(),
     apply: (proxy, next) => proxy.reconfigure(next),
+    // The relay port, from the peers only: the LAN side is the LAN's own multicast, which UniFi lets in.
+    openings: (_proxy, c) => [{ what: 'relay port', port: c.port, from: c.peers }],
   });
 }
 

@@ -2,6 +2,7 @@
 // addresses (a service behind a VIP that answers from its real address). The
 // only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
+import { formatCidr } from '../lib/ip';
 import { logDaemonEvents } from '../lib/log';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
@@ -37,6 +38,9 @@ Rule options (one rule; several rules go in --config):
 Options:
   --config FILE             JSON config with a "proxy" list of rules; SIGHUP
                             reloads it (unchanged rules keep their sessions)
+  --firewall MODE           open the ports this proxy listens on in UniFi's
+                            firewall: auto (only where UniFi's chains are),
+                            on, or off (auto)
   --no-offload              one datagram per system call instead of batches
                             (recvmmsg/sendmmsg): for a kernel that misbehaves
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
@@ -50,7 +54,7 @@ Options:
 const RULE_FLAGS = ['listen', 'upstream', 'reply-alias', 'idle-timeout', 'max-sessions', 'max-sessions-per-client', 'allow'] as const;
 
 const SPEC = {
-  string: ['listen', 'upstream', 'reply-alias', 'allow', 'config', 'log', 'log-level', 'pid-file', 'control-socket'],
+  string: ['listen', 'upstream', 'reply-alias', 'allow', 'config', 'firewall', 'log', 'log-level', 'pid-file', 'control-socket'],
   boolean: ['help', 'version', 'json', 'offload'],
   integer: ['idle-timeout', 'max-sessions', 'max-sessions-per-client'],
   repeatable: ['reply-alias', 'allow'],
@@ -82,7 +86,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
       },
     ];
   }
-  return { proxy, offload: args.offload, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
+  return { proxy, offload: args.offload, firewall: args.firewall, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
 }
 
 // The flags make one rule, proxy[0].
@@ -96,6 +100,7 @@ const flagMessage = flagErrors(
     maxSessionsPerClient: '--max-sessions-per-client',
     allow: '--allow',
     logLevel: '--log-level',
+    firewall: '--firewall',
   },
   'proxy[0].',
 );
@@ -124,6 +129,8 @@ async function main(): Promise<number | void> {
       proxy.debugging = next.logLevel === 'debug';
       return proxy.reconfigure(next.rules);
     },
+    // Each rule's port, from its allow list (anyone without one), on its listen address if it has one.
+    openings: (_proxy, c) => c.rules.map((r) => ({ what: `rule ${r.name}`, port: r.listen.port, from: r.allow.map(formatCidr), to: r.listen.address })),
   });
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { ConfigError } from '../lib/config';
+import { firewallMode, type FirewallMode } from '../lib/firewall';
 import { isIPv4 } from '../lib/ip';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
@@ -53,6 +54,9 @@ serve options:
   --no-offload              no batches (recvmmsg/sendmmsg), no UDP GSO, no tun
                             TSO/GRO: one packet per system call, for a kernel
                             that misbehaves
+  --firewall MODE           let each tunnel's remote in to the data port (and
+                            to control, off localhost) in UniFi's firewall:
+                            auto (only where UniFi's chains are), on or off (auto)
   --log FILE, --log-level LEVEL, --pid-file FILE, --control-socket PATH (${DEFAULT_CONTROL_SOCKET})
 ctl options:
   -s, --server HOST         the daemon to talk to (a local address means 127.0.0.1)
@@ -72,7 +76,7 @@ ctl options:
 `;
 
 const SPEC = {
-  string: ['control-address', 'key-file', 'state', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'netmask', 'remote', 'route'],
+  string: ['control-address', 'key-file', 'state', 'firewall', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'netmask', 'remote', 'route'],
   boolean: ['help', 'version', 'json', 'offload'],
   integer: ['data-port', 'control-port', 'keepalive', 'port', 'mtu'],
   repeatable: ['route'],
@@ -92,6 +96,7 @@ interface ServeConfig {
   state?: string;
   keepaliveMs: number;
   offload: boolean;
+  firewall: FirewallMode;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -153,6 +158,7 @@ function loadServe(args: Args): ServeConfig {
     state: args.state,
     keepaliveMs: keepalive * 1000,
     offload: args.offload !== false,
+    firewall: flag('firewall', () => firewallMode(args.firewall ?? 'auto', 'firewall')),
     log: args.log,
     logLevel: levelArg(args['log-level']),
     pidFile: args['pid-file'],
@@ -182,6 +188,13 @@ async function serve(args: Args): Promise<void> {
       if (next.dataPort !== config.dataPort || next.controlPort !== config.controlPort || next.keyFile !== config.keyFile) {
         throw new Error('ports and key take effect at the next start');
       }
+    },
+    // The data port from each tunnel's remote; control too when it listens off localhost.
+    openings: (d, c) => {
+      const from = d.remotes();
+      const data = { what: 'data port', port: c.dataPort, from };
+      if (from.length === 0) return [];
+      return c.controlAddress.startsWith('127.') ? [data] : [data, { what: 'control port', port: c.controlPort, from, to: c.controlAddress === '0.0.0.0' ? undefined : c.controlAddress }];
     },
   });
 }

@@ -2,6 +2,8 @@
 // status socket, start, then signals (SIGHUP reloads, SIGTERM stops) until
 // it is stopped. Each bin supplies only how to make, start and reconfigure
 // its proxy. Every daemon also gives memory back after a burst (memory.ts).
+import { Firewall, type FirewallMode } from './firewall';
+import type { Opening } from './firewall-rules';
 import { runDaemon } from './lifecycle';
 import { dropExecutablePages } from './exe-pages';
 import { createLogger, rateLimited, type Level, type Logger, type RateLimitedLog } from './log';
@@ -14,6 +16,8 @@ export interface DaemonSettings {
   logLevel: Level;
   pidFile?: string;
   controlSocket: string;
+  /** The proxies that listen for peers have it (lib/firewall.ts); default auto. */
+  firewall?: FirewallMode;
 }
 
 export interface RunningProxy {
@@ -37,6 +41,8 @@ export interface ServeDaemonOptions<C extends DaemonSettings, P extends RunningP
   create: (config: C, log: Logger, warnOnce: RateLimitedLog) => P;
   start: (proxy: P) => void | Promise<void>;
   apply: (proxy: P, next: C) => void | Promise<void>;
+  /** The ports the proxy listens on and who may reach them, kept open in UniFi's firewall. */
+  openings?: (proxy: P, config: C) => Opening[];
 }
 
 export async function serveDaemon<C extends DaemonSettings, P extends RunningProxy>(opts: ServeDaemonOptions<C, P>): Promise<void> {
@@ -67,12 +73,19 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     },
   });
 
+  const openings = opts.openings;
+  const firewall = openings
+    ? new Firewall({ proxy: opts.name, mode: config.firewall ?? 'auto', openings: () => openings(proxy, config), log })
+    : undefined;
   let statusServer: StatusServer | undefined;
   try {
-    statusServer = await serveStatus(config.controlSocket, () => ({ ...proxy.status(), memory: memory.status() }), log);
+    statusServer = await serveStatus(config.controlSocket, () => ({ ...proxy.status(), memory: memory.status(), firewall: firewall?.status() }), log);
     await opts.start(proxy);
+    // Not awaited: a firewall that is slow to answer must not hold the start.
+    void firewall?.start();
   } catch (err) {
     // A half-started daemon must not keep the socket or the PID file.
+    firewall?.close();
     proxy.close();
     statusServer?.close();
     releasePid();
@@ -90,16 +103,18 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     log,
     reload: async () => {
       const next = opts.load(); // throws: runDaemon logs it and the running config stays
-      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log) {
-        log.warn('reload: log, pidFile and controlSocket changes take effect at the next start');
+      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log || next.firewall !== config.firewall) {
+        log.warn('reload: log, pidFile, controlSocket and firewall changes take effect at the next start');
       }
       log.setLevel(next.logLevel);
       await opts.apply(proxy, next);
       config = next;
       log.info('configuration reloaded');
+      void firewall?.refresh();
     },
     stop: () => {
       clearInterval(memoryTimer);
+      firewall?.close();
       proxy.close();
       statusServer!.close();
       releasePid();

@@ -6,6 +6,7 @@
 //                  "reply-addr-alias": ["10.0.0.253:12345", "10.0.0.252"] } ] }
 import { array, bool, ConfigError, int, loadJsonFile, object, oneOf, optional, rejectUnknownKeys, str } from '../lib/config';
 import { cidr, formatCidr, type Cidr } from '../lib/ip';
+import { firewallMode, type FirewallMode } from '../lib/firewall';
 import type { Level } from '../lib/log';
 import { formatEndpoint, parseEndpoint, parseListen, type Endpoint, type ListenEndpoint } from './endpoint';
 
@@ -26,6 +27,7 @@ export interface UdpProxyConfig {
   rules: RuleOptions[];
   /** Batched I/O (false: --no-offload, one datagram per system call). */
   offload: boolean;
+  firewall: FirewallMode;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -39,7 +41,7 @@ export const DEFAULT_MAX_SESSIONS = 4096;
 // many source ports still gets plenty, a host spraying ports churns only its own.
 export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 256;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const TOP_KEYS = ['proxy', 'offload', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+const TOP_KEYS = ['proxy', 'offload', 'firewall', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
 const RULE_KEYS = ['name', 'listen', 'upstream', 'replyAlias', 'reply-addr-alias', 'idleTimeout', 'maxSessions', 'maxSessionsPerClient', 'allow'] as const;
 
 export function defaultRuleName(listen: ListenEndpoint, upstream: Endpoint): string {
@@ -121,6 +123,7 @@ export function parseUdpProxyConfig(raw: unknown, field = 'config'): UdpProxyCon
   return {
     rules,
     offload: optional(o.offload, 'offload', bool, true),
+    firewall: optional(o.firewall, 'firewall', firewallMode, 'auto'),
     log: optional(o.log, 'log', str, undefined),
     logLevel: optional(o.logLevel, 'logLevel', (v, f) => oneOf(v, f, LEVELS), 'info'),
     pidFile: optional(o.pidFile, 'pidFile', str, undefined),

@@ -362,6 +362,11 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     this.data.flush();
   }
 
+  /** Each tunnel's remote address, once: the peers the firewall lets in. */
+  remotes(): string[] {
+    return [...new Set([...this.tunnels.values()].map((t) => t.spec.remoteServer))];
+  }
+
   status(): UdpTunnelStatus {
     const now = this.now();
     const tick = this.tick();
