@@ -34,6 +34,8 @@ import {
   type TableView,
 } from './firewall-rules';
 import { oneOf } from './config';
+import { evaluate, parseTable, type Table } from './firewall-verdict';
+import { routeInterface, systemRoutes } from './route-lookup';
 import { legacyFilterExists, TableInfo } from './xt-table-info';
 
 export type FirewallMode = 'auto' | 'on' | 'off';
@@ -77,6 +79,15 @@ export interface FamilyStatus {
   unifi: boolean;
   /** The rules wanted (off: that would be needed), as an owner reads them. */
   rules: string[];
+  /** Off: whether the table in force lets each of those peers in, and by which rule. */
+  reach?: Reach[];
+}
+
+export interface Reach {
+  rule: string;
+  /** undefined: cannot tell. */
+  letIn?: boolean;
+  why: string;
 }
 
 export interface FirewallStatus {
@@ -278,6 +289,7 @@ export class Firewall {
     const unifi = hasUnifiChains(view);
     if (this.opts.mode === 'off') {
       f.fingerprint = shapeBefore;
+      f.status.reach = reachability(this.opts.proxy, parseTable(saved.stdout), wanted);
       return this.setState(f, false, unifi, unifi ? "off: nothing opened, and UniFi's firewall is here" : 'off: nothing opened'), false;
     }
     if (this.opts.mode === 'auto' && !unifi) {
@@ -378,6 +390,27 @@ export class Firewall {
 }
 
 const ruleSetKey = (rules: ChainRule[]) => rules.map(ruleKey).join('\n');
+
+/** For each wanted rule: would a new flow from its source, on the interface the route to it leaves by, get in? */
+export function reachability(proxy: string, table: Table, wanted: ChainRule[], routes = systemRoutes()): Reach[] {
+  return wanted.map((r) => {
+    const any = r.source === undefined;
+    const source = any ? '0.0.0.0' : r.source!.slice(0, r.source!.indexOf('/'));
+    const six = (r.source ?? r.destination ?? '').includes(':');
+    const probeSource = any && six ? '::' : source;
+    const iface = routeInterface(routes, probeSource);
+    const v = evaluate(table, { source: probeSource, iface, dport: r.dport });
+    const via = iface ? ` on ${iface}` : '';
+    const from = any ? `from anywhere${via} (the default route's interface)` : `from ${r.source}${via}`;
+    const why =
+      v.outcome === 'accepted'
+        ? `let in ${from} by: ${v.rule}`
+        : v.outcome === 'dropped'
+          ? `DROPPED ${from} by: ${v.rule}`
+          : `cannot tell ${from}: it depends on: ${v.rule}`;
+    return { rule: describeRule(proxy, r), letIn: v.outcome === undefined ? undefined : v.outcome === 'accepted', why };
+  });
+}
 
 /** The "firewall" key of a config file (and --firewall). */
 export function firewallMode(v: unknown, field: string): FirewallMode {

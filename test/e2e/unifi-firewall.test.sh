@@ -83,6 +83,12 @@ check "a1: --firewall off: nothing crosses the tunnel" not ping_lan
 check "a1: ... no chain written" bash -c "! ip netns exec $(ns_name h1) iptables-legacy -S UDM_PROXIES_UDP_TUNNEL 2>/dev/null"
 wait_for 5 "a1: ... status names the rule to add in UniFi" status_has h1 "$UT" h1 "udp 5000 from 192.0.2.2/32 (data port)"
 check "a1: ... and says where in UniFi's settings" status_has h1 "$UT" h1 "Settings > Security > Firewall"
+check "a1: ... and that the table in force drops that peer, by which rule" status_has h1 "$UT" h1 "udp 5000 from 192.0.2.2/32 (data port): DROPPED from 192.0.2.2/32 on eth0 by: -A UBIOS_WAN_LOCAL_USER -j DROP"
+# The owner adds the rule in UniFi (here by hand into UniFi's chain, as UniFi would write it).
+nsx h1 iptables-legacy -I UBIOS_WAN_LOCAL_USER 1 -s 192.0.2.2/32 -p udp -m udp --dport 5000 -j RETURN
+wait_for 5 "a1: once the owner's rule is there, status says it lets the peer in" status_has h1 "$UT" h1 "let in from 192.0.2.2/32 on eth0 by: INPUT policy ACCEPT"
+check "a1: ... and no longer asks for a rule" not status_has h1 "$UT" h1 "Settings > Security > Firewall"
+unifi_provision h1
 tunnel_down
 
 tunnel_up auto
