@@ -277,6 +277,12 @@ if [ -x dist/udp-tunnel-linux-x64 ]; then
 	echo "== udp-tunnel (scripts/bench-udp-tunnel.sh)"
 	bash scripts/bench-udp-tunnel.sh
 fi
+# The firewall keeper on a UniFi-shaped table: rules back after a rebuild, the watch's idle cost.
+if [ -x dist/udp-proxy-linux-x64 ]; then
+	echo
+	echo "== firewall (scripts/bench-firewall.sh)"
+	bash scripts/bench-firewall.sh
+fi
 # Each proxy's memory on arm64, in the test VM (about 5 minutes, more if the image
 # must be built first).
 if [ -x dist/mld-proxy-linux-arm64 ]; then
