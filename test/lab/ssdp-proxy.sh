@@ -33,7 +33,8 @@
 #
 # mDNS (issue 14): real responders and browsers from Debian, one avahi-daemon per
 # namespace, each with a private D-Bus system bus and a private /run:
-# avahi_up NS HOST [IFACE]     avahi-daemon in NS named HOST, on IFACE (eth0); its bus at
+# avahi_up NS HOST [IFACE] [reflector]  avahi-daemon in NS named HOST, on IFACE (eth0; a
+#                              comma-separated list for a reflector); its bus at
 #                              $LAB_TMP/avahi-NS/bus.sock, its log avahi-NS/avahi.out
 # avahi_down NS                stops NS's avahi-daemon and its bus (to start another)
 # avahi_in NS CMD...           CMD in NS with DBUS_SYSTEM_BUS_ADDRESS at that bus
@@ -303,12 +304,15 @@ ssdp_two_sites_up() {
 
 # ---------------------------------------------------------------- mDNS peers
 
-# avahi_up NS HOST [IFACE] : a private system bus and avahi-daemon in NS. avahi-daemon
+# avahi_up NS HOST [IFACE[,IFACE...]] [reflector] : a private system bus and avahi-daemon in
+# NS; with "reflector", it reflects mDNS between its interfaces (UniFi's mDNS on the LAN
+# bridges, issue 20). avahi-daemon
 # keeps its PID file and socket in /run/avahi-daemon, so each runs in a mount namespace
 # of its own with a tmpfs on /run (nothing of the machine's /run is touched).
 declare -A AVAHI_PIDS=()
 avahi_up() {
-	local ns=$1 host=$2 ifc=${3:-eth0} d="$LAB_TMP/avahi-$1"
+	local ns=$1 host=$2 ifc=${3:-eth0} reflect=no d="$LAB_TMP/avahi-$1"
+	[ "${4:-}" != reflector ] || reflect=yes
 	mkdir -p "$d"
 	cat >"$d/bus.conf" <<EOF
 <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -334,6 +338,8 @@ ratelimit-interval-usec=1000000
 ratelimit-burst=1000
 [wide-area]
 enable-wide-area=no
+[reflector]
+enable-reflector=$reflect
 [publish]
 publish-hinfo=no
 publish-workstation=no
