@@ -347,7 +347,11 @@ export class Firewall {
     if (level === 'error') {
       if (changed) this.opts.log.warn(`firewall: ${familyName(f.family)}: ${state}`);
       this.counters.lastError = `${familyName(f.family)}: ${state}`;
-    } else if (changed && !active) this.opts.log.info(`firewall: ${familyName(f.family)}: ${state}`);
+    } else if (changed && !active) {
+      // A plain host (no legacy table at all) is the common case off UniFi: not worth a line.
+      const quiet = state.includes('no legacy iptables filter table');
+      this.opts.log[quiet ? 'debug' : 'info'](`firewall: ${familyName(f.family)}: ${state}`);
+    }
   }
 
   status(): FirewallStatus {
