@@ -43,6 +43,25 @@ firmware) echo "${FAKE_FIRMWARE:-4.0.6.6754}" ;;
 *) exit 1 ;;
 esac
 EOF
+# iptables-legacy (ip6tables-legacy too): a table with what $FAKE_FW holds: a file
+# chain-NAME for a chain, jump-NAME for a jump to it from INPUT (one left by a kill -9).
+cat >"$FAKE_BIN/iptables-legacy" <<'EOF'
+#!/bin/sh
+echo "${0##*/} $*" >>"$FAKE_CALLS"
+[ "${0##*/}" = iptables-legacy ] || exit 1
+[ "$1" = -w ] && shift 2
+eval "chain=\${$#}"
+case $1 in
+-S | -F) test -e "$FAKE_FW/chain-$2" ;;
+-D) test -e "$FAKE_FW/jump-$chain" && rm "$FAKE_FW/jump-$chain" ;;
+-X) rm "$FAKE_FW/chain-$2" ;;
+*) exit 2 ;;
+esac
+EOF
+ln -s iptables-legacy "$FAKE_BIN/ip6tables-legacy"
+FAKE_FW=$LAB_TMP/fw
+mkdir -p "$FAKE_FW"
+export FAKE_FW
 # systemctl: start runs the unit file's ExecStart in its own session and remembers
 # it by unit; stop, restart and is-active act on that; the rest is recorded only.
 cat >"$FAKE_BIN/systemctl" <<'EOF'
@@ -363,6 +382,7 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	wait_for 5 "[$name] restart: one daemon" one_daemon
 
 	# uninstall: --purge leaves no trace; without it only the config stays
+	touch "$FAKE_FW/chain-UDM_PROXIES_MLD_PROXY" "$FAKE_FW/jump-UDM_PROXIES_MLD_PROXY" # as after a kill -9
 	if [ "$mode" = systemd ]; then
 		check "[$name] uninstall --purge" run_sh "$out/14.txt" -- "$MANAGER" uninstall mld-proxy --purge
 		all_paths >"$out/paths-after"
@@ -373,6 +393,9 @@ suite() { # NAME SHELL MODE(systemd|plain)
 		check "[$name] uninstall leaves only the config" \
 			diff <(cat "$out/paths-before" - <<<$'./data/udm-proxies\n./data/udm-proxies/mld-proxy.conf' | sort) "$out/paths-after"
 	fi
+	check "[$name] uninstall removes the firewall chain a killed daemon left, and its jump" \
+		bash -c "[ -z \"\$(ls '$FAKE_FW')\" ] && grep -q 'iptables-legacy -w 5 -D INPUT -m comment --comment udm-proxies:mld-proxy -j UDM_PROXIES_MLD_PROXY' '$FAKE_CALLS'"
+	check "[$name] ... and says so" has "$out/14.txt" "removed the firewall chain UDM_PROXIES_MLD_PROXY that mld-proxy left (iptables-legacy)"
 	wait_for 5 "[$name] uninstall: no daemon" no_daemon
 	check "[$name] uninstall: no respawn loop" test "$(respawn_loops)" -eq 0
 }
