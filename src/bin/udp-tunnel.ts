@@ -8,7 +8,7 @@ import os from 'node:os';
 import { parseArgs, runMain, UsageError } from '../lib/cli';
 import { ConfigError } from '../lib/config';
 import { firewallMode, type FirewallMode } from '../lib/firewall';
-import { isIPv4 } from '../lib/ip';
+import { isIPv4, isIPv6 } from '../lib/ip';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
 import { statusCommand } from '../lib/proxy-cli';
@@ -17,9 +17,10 @@ import { rewriteOriginalFlags } from '../udp-tunnel/argv';
 import { isSigned, signMessage, verifyMessage } from '../udp-tunnel/control-auth';
 import { createUdpTunnel, type ControlReply, type UdpTunnelStatus } from '../udp-tunnel/daemon';
 import { deriveKeys, type TunnelKeys } from '../udp-tunnel/keys';
-import { loadState, saveState } from '../udp-tunnel/state-file';
+import { newSite } from '../udp-tunnel/aead';
+import { loadSite, loadState, saveState } from '../udp-tunnel/state-file';
 import { formatStatus } from '../udp-tunnel/status-format';
-import { encodeControlBody, existingTunnelName, mtu, netmask, route, tunnelName, unicastIPv4 } from '../udp-tunnel/tunnel-spec';
+import { encodeControlBody, existingTunnelName, mtu, netmask, remoteHost, route, tunnelAddress6, tunnelName, unicastIPv4 } from '../udp-tunnel/tunnel-spec';
 import { logDaemonEvents, parseLevel, type Level } from '../lib/log';
 
 const NAME = 'udp-tunnel';
@@ -28,7 +29,7 @@ const CTL_TIMEOUT_MS = 3000;
 
 const USAGE = `Usage: ${NAME} serve [-dp PORT] [-cp PORT] [options]
        ${NAME} ctl -s SERVER -o add -n NAME -t TUNNEL_IP [-m NETMASK] [--mtu N] -r REMOTE
-                  [-p CONTROL_PORT] [--route CIDR]... [--key-file FILE]
+                  [-p CONTROL_PORT] [--route CIDR]... [--tunnel6 IP6/LEN] [--key-file FILE]
        ${NAME} ctl -s SERVER -o del -n NAME [-p CONTROL_PORT] [--key-file FILE]
        ${NAME} ctl -s SERVER -o list [-p CONTROL_PORT] [--key-file FILE] [--json]
        ${NAME} status [--control-socket PATH] [--json]
@@ -50,7 +51,9 @@ serve options:
                             signed with it, and data is ChaCha20-Poly1305 sealed
   --state FILE              keep the tunnels here; restored at start
   --keepalive SECONDS       send a keepalive every SECONDS (0: off); a peer
-                            silent for 3 of them shows as silent in 'list'
+                            silent for 3 of them shows as silent in 'list' (and
+                            its name is looked up again); a site behind NAT
+                            needs it (25) to hold its mapping open
   --no-offload              no batches (recvmmsg/sendmmsg), no UDP GSO, no tun
                             TSO/GRO: one packet per system call, for a kernel
                             that misbehaves
@@ -68,15 +71,19 @@ ctl options:
   -m, --netmask MASK        255.255.255.0 or 24 (255.255.255.252); -m with a
                             number above 32 is the MTU, as in the original
   --mtu N                   tun MTU (1500)
-  -r, --remote IP           the remote daemon's address
-  --route CIDR              route this prefix into the tunnel; repeatable
+  -r, --remote HOST         the remote daemon: IPv4 or IPv6 address, or DNS
+                            name (resolved by the daemon, again on its TTL;
+                            with a key the tunnel follows the peer anywhere)
+  --route CIDR              route this prefix (IPv4 or IPv6) into the tunnel;
+                            repeatable
+  --tunnel6 IP6/LEN         the tunnel's IPv6 address too (fd00:1::1/64)
   --key-file FILE           sign the message (and check the reply) with this key
   --json                    list: print JSON
   -h, --help, -v, --version
 `;
 
 const SPEC = {
-  string: ['control-address', 'key-file', 'state', 'firewall', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'netmask', 'remote', 'route'],
+  string: ['control-address', 'key-file', 'state', 'firewall', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'tunnel6', 'netmask', 'remote', 'route'],
   boolean: ['help', 'version', 'json', 'offload'],
   integer: ['data-port', 'control-port', 'keepalive', 'port', 'mtu'],
   repeatable: ['route'],
@@ -142,9 +149,9 @@ function readKeys(file: string): TunnelKeys {
 
 function loadServe(args: Args): ServeConfig {
   const controlAddress = args['control-address'] ?? '127.0.0.1';
-  if (!isIPv4(controlAddress)) throw new UsageError(`--control-address: ${JSON.stringify(controlAddress)} is not an IPv4 address`);
+  if (!isIPv4(controlAddress) && !isIPv6(controlAddress)) throw new UsageError(`--control-address: ${JSON.stringify(controlAddress)} is not an IP address`);
   const keyFile: string | undefined = args['key-file'];
-  if (!keyFile && !controlAddress.startsWith('127.')) {
+  if (!keyFile && !controlAddress.startsWith('127.') && controlAddress !== '::1') {
     throw new UsageError(`--control-address ${controlAddress} is off localhost: give --key-file so control messages are authenticated`);
   }
   const keepalive = args.keepalive ?? 0;
@@ -170,6 +177,12 @@ async function serve(args: Args): Promise<void> {
   const config = loadServe(args);
   nativeVersion(); // a missing native layer fails now, not at the first 'add'
   const initial = config.state ? loadState(config.state) : [];
+  // The site keyed peers know this daemon by: kept in the state file from the first start on.
+  let site = config.state ? loadSite(config.state) : undefined;
+  if (site === undefined) {
+    site = newSite();
+    if (config.state) saveState(config.state, initial, site);
+  }
   await serveDaemon({
     name: NAME,
     config,
@@ -177,31 +190,36 @@ async function serve(args: Args): Promise<void> {
     starting: (c) => `${NAME} ${VERSION} starting: data port ${c.dataPort}, control ${c.controlAddress}:${c.controlPort}, ${initial.length} tunnel(s) in the state file`,
     create: (c, log, warnOnce) => {
       const d = createUdpTunnel(
-        { dataPort: c.dataPort, controlPort: c.controlPort, controlAddress: c.controlAddress, keys: c.keys, keepaliveMs: c.keepaliveMs, offload: c.offload },
-        { initialTunnels: initial, saveTunnels: c.state ? (t) => saveState(c.state!, t) : undefined },
+        { dataPort: c.dataPort, controlPort: c.controlPort, controlAddress: c.controlAddress, keys: c.keys, keepaliveMs: c.keepaliveMs, offload: c.offload, site },
+        { initialTunnels: initial, saveTunnels: c.state ? (t) => saveState(c.state!, t, site) : undefined },
       );
       logDaemonEvents(d, log, warnOnce);
       return d;
     },
     start: (d) => d.start(),
-    apply: (_d, next) => {
+    apply: async (d, next) => {
       if (next.dataPort !== config.dataPort || next.controlPort !== config.controlPort || next.keyFile !== config.keyFile) {
         throw new Error('ports and key take effect at the next start');
       }
+      await d.resolveAll(); // SIGHUP: every remote's name asked again
     },
-    // The data port from each tunnel's remote; control too when it listens off localhost.
+    // The data port from each tunnel's remote addresses (names as last resolved; the
+    // firewall looks again each tick); with a key, from anywhere: a peer may move to an
+    // address nobody knows in advance, and the tag, not the address, lets it in.
+    // Control too when it listens off localhost.
     openings: (d, c) => {
       const from = d.remotes();
-      const data = { what: 'data port', port: c.dataPort, from };
       if (from.length === 0) return [];
-      return c.controlAddress.startsWith('127.') ? [data] : [data, { what: 'control port', port: c.controlPort, from, to: c.controlAddress === '0.0.0.0' ? undefined : c.controlAddress }];
+      const data = { what: 'data port', port: c.dataPort, from: d.roaming ? [] : from };
+      const local = c.controlAddress.startsWith('127.') || c.controlAddress === '::1';
+      return local ? [data] : [data, { what: 'control port', port: c.controlPort, from, to: c.controlAddress === '0.0.0.0' || c.controlAddress === '::' ? undefined : c.controlAddress }];
     },
   });
 }
 
 function localAddresses(): Set<string> {
   const out = new Set<string>();
-  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4') out.add(a.address);
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) out.add(a.address);
   return out;
 }
 
@@ -223,8 +241,9 @@ function ctlBody(args: Args): string {
     tunnelIP: flag('tunnel', () => unicastIPv4(args.tunnel, 'tunnel')),
     netmask: flag('netmask', () => netmask(args.netmask ?? '255.255.255.252', 'netmask')),
     mtu: flag('mtu', () => mtu(args.mtu ?? 1500, 'mtu')),
-    remoteServer: flag('remote', () => unicastIPv4(args.remote, 'remote')),
+    remoteServer: flag('remote', () => remoteHost(args.remote, 'remote')),
     routes: (args.route as string[]).map((r) => flag('route', () => route(r, 'route'))),
+    tunnelIP6: args.tunnel6 === undefined ? undefined : flag('tunnel6', () => tunnelAddress6(args.tunnel6, 'tunnel6')),
   });
 }
 
@@ -235,7 +254,8 @@ async function ctl(args: Args, positional: string[]): Promise<number> {
   const port = portArg(args, 'port', 5001);
   const body = ctlBody(args);
   const keys = args['key-file'] ? readKeys(args['key-file']) : undefined;
-  let address = isIPv4(server) ? server : (await dns.lookup(server, { family: 4 })).address;
+  const bare = server.replace(/^\[(.*)\]$/, '$1');
+  let address = isIPv4(bare) || isIPv6(bare) ? bare : (await dns.lookup(bare)).address;
   // The original README talks to each host's own address; our daemon listens on
   // 127.0.0.1 unless it has a key, so an unsigned message to ourselves goes there.
   if (!keys && !address.startsWith('127.') && localAddresses().has(address)) address = '127.0.0.1';
@@ -263,7 +283,7 @@ async function ctl(args: Args, positional: string[]): Promise<number> {
 
 function exchange(text: string, address: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
       s.close();
       reject(new Error(`no reply from ${address}:${port} within ${CTL_TIMEOUT_MS / 1000} s (is '${NAME} serve' running there, listening on that address?)`));

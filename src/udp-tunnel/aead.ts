@@ -3,7 +3,11 @@
 //   type (1) | session (16) | counter (8, big-endian) | ChaCha20-Poly1305(IP packet) | tag (16)
 //
 // with the 26-byte header as associated data. A session is one sender process:
-// 6 bytes of its start time (ms) and 10 random bytes. Each session encrypts under
+// 6 bytes of its start time (ms), 4 bytes of its site (a random number the daemon
+// keeps in its state file, so it outlives restarts) and 6 random bytes. The site
+// is how a receiver finds the tunnel of a datagram that comes from an address it
+// has not seen (the peer moved, or restarted behind a NAT that moved); it is only
+// a hint, checked like every header byte by the tag. Each session encrypts under
 // its own key, HKDF(data key, session), and counts from 1, so no (key, nonce)
 // pair repeats although every host shares one secret and restarts from 1.
 // Receivers keep a replay window per peer session and take a new session only
@@ -28,11 +32,24 @@ export function sessionKey(dataKey: Buffer, session: Uint8Array): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', dataKey, session, 'udp-tunnel session', 32));
 }
 
-export function newSession(now: number): Buffer {
+export const SITE_AT = 7; // in the datagram: type (1), then the session's 6 bytes of start time
+
+export function newSession(now: number, site?: number): Buffer {
   const s = Buffer.alloc(16);
   s.writeUIntBE(Math.floor(now) % 2 ** 48, 0, 6);
   randomBytes(10).copy(s, 6);
+  if (site !== undefined) s.writeUInt32BE(site >>> 0, 6);
   return s;
+}
+
+/** The sender's site in a session (bytes 6..10). */
+export function sessionSite(session: Uint8Array): number {
+  return ((session[6] << 24) | (session[7] << 16) | (session[8] << 8) | session[9]) >>> 0;
+}
+
+/** A new site number: random, never 0 (0 means "not learned yet"). */
+export function newSite(): number {
+  return randomBytes(4).readUInt32BE(0) || 1;
 }
 
 export function sessionStart(session: Uint8Array): number {
@@ -52,7 +69,8 @@ export class Sealer {
   private readonly key: AeadKey;
   readonly session: Buffer;
 
-  constructor(dataKey: Buffer, now: number, session = newSession(now), readonly engine: AeadEngine = defaultEngine()) {
+  constructor(dataKey: Buffer, now: number, session: Buffer | number = newSession(now), readonly engine: AeadEngine = defaultEngine()) {
+    if (typeof session === 'number') session = newSession(now, session);
     this.session = session;
     this.key = engine.key();
     this.key.setKey(sessionKey(dataKey, session));
@@ -98,9 +116,10 @@ export class ReplayWindow {
     return this.bits[i >>> 5] & (1 << (i & 31)) ? 'replayed' : 'ok';
   }
 
-  /** Records an authenticated counter (after check said 'ok'). */
-  accept(counter: number): void {
-    if (counter > this.top) {
+  /** Records an authenticated counter (after check said 'ok'); true when it is the highest yet. */
+  accept(counter: number): boolean {
+    const highest = counter > this.top;
+    if (highest) {
       if (counter - this.top >= REPLAY_WINDOW) this.bits.fill(0);
       else for (let c = this.top + 1; c < counter; c++) this.clear(c % REPLAY_WINDOW);
       this.top = counter;
@@ -108,6 +127,7 @@ export class ReplayWindow {
     }
     const i = counter % REPLAY_WINDOW;
     this.bits[i >>> 5] |= 1 << (i & 31);
+    return highest;
   }
 
   private clear(i: number): void {
@@ -136,6 +156,12 @@ export class Opener {
   private candidateKey: AeadKey;
   private candidate?: Buffer;
   private lastAccepted = 0;
+  /**
+   * The last datagram opened was the newest yet: a higher counter than any
+   * before in its session, or the first of a newer session. Only such a one
+   * may move the tunnel's endpoint (an older one may be a delayed copy).
+   */
+  newest = false;
 
   constructor(
     private readonly dataKey: Buffer,
@@ -160,6 +186,7 @@ export class Opener {
     const counter = hi * 2 ** 32 + blk.view.getUint32(off + 21);
     if (counter === 0) return OPEN_MALFORMED;
     const current = this.session !== undefined && sameSession(this.session, u8, off + 1);
+    this.newest = false;
     let key: AeadKey;
     if (current) {
       if (this.window.check(counter) !== 'ok') return OPEN_REPLAYED;
@@ -184,7 +211,7 @@ export class Opener {
       this.window = new ReplayWindow();
       this.candidate = undefined;
     }
-    this.window.accept(counter);
+    this.newest = this.window.accept(counter);
     this.lastAccepted = now;
     return type;
   }

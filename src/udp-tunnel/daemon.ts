@@ -1,7 +1,13 @@
 // The udp-tunnel daemon: a data socket shared by every tunnel (demuxed by the
-// peer's address, as in the original), a control socket taking the original's
-// JSON messages (signed when they come from off localhost), and one tun device
-// per tunnel. Undecodable or forged input is counted and dropped, never fatal.
+// peer's address, as in the original, or keyed by the peer's site), a control
+// socket taking the original's JSON messages (signed when they come from off
+// localhost), and one tun device per tunnel. Undecodable or forged input is
+// counted and dropped, never fatal.
+//
+// A remote may be a DNS name: resolved at add, again on its TTL (30 s..1 h), when
+// the tunnel falls silent and on SIGHUP; a failed lookup keeps the last address.
+// A keyed tunnel's endpoint then follows its peer: the source of the newest
+// datagram that authenticates and passes the replay window (roaming).
 import dgram from 'node:dgram';
 import { TypedEmitter } from 'tiny-typed-emitter';
 import { ConfigError } from '../lib/config';
@@ -9,16 +15,19 @@ import { monotonicMs, wallTimeOf, type Clock } from '../lib/clock';
 import type { DaemonLogEvents } from '../lib/log';
 import { noteReceived } from '../lib/memory';
 import { describeOffload, type DataPathStatus } from '../lib/offload';
-import { sockAddr } from '../lib/sockaddr';
-import { Opener, Sealer } from './aead';
+import { formatAddress, isMappedWords, sockAddr, type SockAddr } from '../lib/sockaddr';
+import { newSite, Opener, Sealer } from './aead';
 import { DataPath, type DataPathCounters, type DataTunnel } from './datapath';
 import { AuthError, isSigned, NonceCache, signMessage, verifyMessage } from './control-auth';
 import { linuxDevices, type DeviceOps } from './device';
 import type { TunnelKeys } from './keys';
-import { decodeControlBody, sameSpec, type ControlRequest, type TunnelSpec } from './tunnel-spec';
+import { hasRoute, preferredAddress, resolveName, RETRY_MS, type Resolution } from './resolve';
+import { decodeControlBody, isHostName, sameSpec, type ControlRequest, type TunnelSpec } from './tunnel-spec';
 
 export const MAX_TUNNELS = 128; // keeps a `list` reply inside one datagram
 const SILENT_AFTER_KEEPALIVES = 3;
+/** A silent tunnel to a name asks DNS again at most this often. */
+const SILENT_RESOLVE_MS = 5000;
 const MAX_REPLY_BYTES = 60_000; // a UDP datagram carries 65507, less the signature
 
 export interface UdpTunnelOptions {
@@ -30,8 +39,10 @@ export interface UdpTunnelOptions {
   keepaliveMs: number;
   /** Batching and the kernel offloads (false: --no-offload). */
   offload?: boolean;
-  /** Where the data socket binds (every address by default). */
+  /** Where the data socket binds (every address, both families, by default). */
   dataAddress?: string;
+  /** This daemon's site (aead.ts): kept in the state file; random when not given. */
+  site?: number;
 }
 
 export interface UdpTunnelDeps {
@@ -46,6 +57,10 @@ export interface UdpTunnelDeps {
   initialTunnels?: TunnelSpec[];
   /** Called with the whole table after every change. */
   saveTunnels?: (tunnels: TunnelSpec[]) => void;
+  /** A name's addresses (tests inject answers); default: DNS, then /etc/hosts. */
+  resolve?: (name: string) => Promise<Resolution>;
+  /** Whether this host has a route to an address (the IPv6-or-IPv4 rule). */
+  routable?: (address: string) => Promise<boolean>;
 }
 
 export type UdpTunnelEvents = DaemonLogEvents;
@@ -65,7 +80,24 @@ export interface TunnelDrops {
   oversized: number;
 }
 
+/** How the endpoint was set: the literal address, a DNS answer, or an authentic datagram from it. */
+export type EndpointSource = 'configured' | 'resolved' | 'learned';
+
 export interface TunnelStatus extends TunnelSpec {
+  /** The remote's addresses: the literal, or the name's last answer (IPv6 first). */
+  addresses: string[];
+  /** When the name last resolved (wall ms); null: a literal, or never. */
+  resolvedAt: number | null;
+  /** The last lookup failed: why (the last addresses are kept). */
+  resolveError?: string;
+  /** Where datagrams go ("192.0.2.2:5000", "[2001:db8::2]:5000"); null: nowhere yet. */
+  endpoint: string | null;
+  endpointSource: EndpointSource;
+  /** When a datagram last moved the endpoint (wall ms); null: never. */
+  movedAt: number | null;
+  moves: number;
+  /** The peer's site, as learned from its datagrams (keyed; hex); null: not yet. */
+  peerSite: string | null;
   addedAt: number;
   rxPackets: number;
   rxBytes: number;
@@ -96,6 +128,10 @@ export interface UdpTunnelStatus {
   /** Who seals and opens (keyed): OpenSSL EVP in place, or node:crypto. */
   aead?: string;
   offloads: DataPathCounters;
+  /** This daemon's site (hex), which keyed peers learn. */
+  site?: string;
+  /** What an owner should fix (doctor shows them): a keyless tunnel to a name, a name that does not resolve. */
+  warnings: string[];
   tunnels: TunnelStatus[];
 }
 
@@ -107,11 +143,38 @@ interface Tunnel extends DataTunnel {
   spec: TunnelSpec;
   addedAt: number;
   drops: TunnelDrops;
+  addresses: string[];
+  /** The addresses as the index holds them. */
+  known: SockAddr[];
+  resolvedAt: number | null;
+  /** Monotonic: when we last asked DNS (the silent rule's rate bound). */
+  askedAt: number;
+  resolveError?: string;
+  resolveTimer?: NodeJS.Timeout;
+  endpointSource: EndpointSource;
+  movedAt: number | null;
+  moves: number;
 }
 
-function ipNumber(address: string): number {
-  return sockAddr(address, 0).w3;
+// The index key of an address: an IPv4 address (mapped or not) is its 32-bit
+// number; an IPv6 one a hash above 2^32, checked against the tunnel on a hit.
+function addressKey(a: SockAddr): number {
+  if (isMappedWords(a.w0, a.w1, a.w2) || a.family === 4) return a.w3;
+  return 2 ** 32 + ((Math.imul(a.w0 ^ a.w2, 0x9e3779b1) ^ Math.imul(a.w1 ^ a.w3, 0x85ebca6b)) >>> 0);
 }
+
+function sameAddress(a: SockAddr, b: SockAddr): boolean {
+  return a.w3 === b.w3 && a.w2 === b.w2 && a.w1 === b.w1 && a.w0 === b.w0;
+}
+
+/** "192.0.2.2:5000", "[2001:db8::2]:5000"; IPv4-mapped addresses shown as IPv4. */
+export function formatEndpoint(a: SockAddr): string {
+  const v4 = a.family === 4 || isMappedWords(a.w0, a.w1, a.w2);
+  const text = formatAddress({ ...a, family: v4 ? 4 : 6 });
+  return v4 ? `${text}:${a.port}` : `[${text}]:${a.port}`;
+}
+
+const NO_ENDPOINT = (): SockAddr => ({ family: 4, w0: 0, w1: 0, w2: 0, w3: 0, port: 0, scopeId: 0 });
 
 function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
@@ -125,8 +188,12 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
   private readonly save: (tunnels: TunnelSpec[]) => void;
   private readonly tunnels = new Map<string, Tunnel>(); // by name
   private readonly byRemote = new Map<string, Tunnel>();
-  private readonly byIp = new Map<number, Tunnel>();
+  private readonly byAddress = new Map<number, Tunnel>();
+  private readonly bySite = new Map<number, Tunnel>();
   private readonly byTag = new Map<number, Tunnel>();
+  private readonly site: number;
+  private readonly resolve: (name: string) => Promise<Resolution>;
+  private readonly routable: (address: string) => Promise<boolean>;
   private nextTag = 0;
   // From the state file but not restored (say the name is taken): kept in the
   // file until deleted or replaced, so one bad start does not forget them.
@@ -149,16 +216,26 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     this.now = deps.now ?? Date.now;
     this.tick = deps.tick ?? deps.now ?? monotonicMs;
     this.devices = deps.devices ?? linuxDevices;
-    this.createSocket = deps.createSocket ?? (() => dgram.createSocket({ type: 'udp4', lookup: literalLookup }));
+    this.createSocket = deps.createSocket ?? (() => dgram.createSocket({ type: opts.controlAddress.includes(':') ? 'udp6' : 'udp4', lookup: literalLookup }));
     this.save = deps.saveTunnels ?? (() => {});
+    this.resolve = deps.resolve ?? ((name) => resolveName(name));
+    this.routable = deps.routable ?? hasRoute;
     this.startedAt = this.now();
-    if (opts.keys) this.sealer = new Sealer(opts.keys.data, this.startedAt);
+    this.site = opts.site ?? newSite();
+    if (opts.keys) this.sealer = new Sealer(opts.keys.data, this.startedAt, this.site);
     this.data = new DataPath(
-      { port: opts.dataPort, address: opts.dataAddress ?? '0.0.0.0', offload: opts.offload !== false, sealer: this.sealer },
+      { port: opts.dataPort, address: opts.dataAddress ?? '::', offload: opts.offload !== false, sealer: this.sealer },
       {
         devices: this.devices,
         tick: this.tick,
-        tunnelFrom: (ip) => this.byIp.get(ip),
+        tunnelFrom: (from) => {
+          const t = this.byAddress.get(addressKey(from));
+          if (t === undefined || from.w2 === 0xffff || from.family === 4) return t;
+          return t.known.some((k) => sameAddress(k, from)) ? t : undefined;
+        },
+        tunnelBySite: (site) => this.bySite.get(site),
+        moved: (t, from) => this.moved(t as Tunnel, from),
+        learnedSite: (t, site) => this.learnedSite(t as Tunnel, site),
         tunnelByTag: (tag) => this.byTag.get(tag),
         warning: (key, msg) => this.emit('warning', key, msg),
         unknownSource: () => {
@@ -199,7 +276,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       this.keepaliveTimer = setInterval(() => this.sendKeepalives(), this.opts.keepaliveMs);
       this.keepaliveTimer.unref?.();
     }
-    this.emit('info', `listening: data ${this.opts.dataAddress ?? '0.0.0.0'}:${this.opts.dataPort}, control ${this.opts.controlAddress}:${this.opts.controlPort}${this.sealer ? `, key set (ChaCha20-Poly1305, ${this.sealer.engine.name})` : ', no key'}`);
+    this.emit('info', `listening: data ${this.opts.dataAddress ?? '[::]'}:${this.opts.dataPort}, control ${this.opts.controlAddress}:${this.opts.controlPort}${this.sealer ? `, key set (ChaCha20-Poly1305, ${this.sealer.engine.name})` : ', no key'}`);
     this.emit('info', `data path: ${describeDataPath(this.data.state)}`);
   }
 
@@ -266,9 +343,11 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
           done.push(`${spec.name} exists`);
           continue;
         }
-        await this.add(spec, true);
-        done.push(`${spec.name} added`);
-        this.emit('info', `tunnel ${spec.name} added: ${spec.tunnelIP}/${spec.netmask} mtu ${spec.mtu} to ${spec.remoteServer}${spec.routes.length ? `, routes ${spec.routes.join(' ')}` : ''}`);
+        const t = await this.add(spec, true);
+        const unresolved = t.resolveError ? ` (${t.resolveError}; trying again every ${RETRY_MS / 1000} s)` : '';
+        done.push(`${spec.name} added${unresolved}`);
+        const to = isHostName(spec.remoteServer) && t.addresses.length ? `${spec.remoteServer} (${t.addresses.join(', ')})` : spec.remoteServer;
+        this.emit('info', `tunnel ${spec.name} added: ${spec.tunnelIP}/${spec.netmask}${spec.tunnelIP6 ? ` ${spec.tunnelIP6}` : ''} mtu ${spec.mtu} to ${to}${spec.routes.length ? `, routes ${spec.routes.join(' ')}` : ''}${unresolved}`);
       }
     } else {
       for (const name of req.names) {
@@ -286,11 +365,24 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     return { ok: true, message: done.join(', ') };
   }
 
-  private async add(spec: TunnelSpec, persist: boolean): Promise<void> {
+  private async add(spec: TunnelSpec, persist: boolean): Promise<Tunnel> {
     if (this.tunnels.has(spec.name)) throw new Error(`tunnel ${spec.name} exists with other settings; delete it first`);
     const other = this.byRemote.get(spec.remoteServer);
     if (other) throw new Error(`tunnel ${other.spec.name} already goes to ${spec.remoteServer} (one tunnel per remote)`);
     if (this.tunnels.size >= MAX_TUNNELS) throw new Error(`at most ${MAX_TUNNELS} tunnels`);
+    // A name is asked before the device exists: the answer (or why not) goes in the reply.
+    const named = isHostName(spec.remoteServer);
+    let answer: Resolution | undefined;
+    let resolveError: string | undefined;
+    if (named) {
+      try {
+        answer = await this.resolve(spec.remoteServer);
+      } catch (err) {
+        resolveError = (err as Error).message;
+      }
+      if (this.tunnels.has(spec.name)) throw new Error(`tunnel ${spec.name} exists with other settings; delete it first`);
+      if (this.byRemote.has(spec.remoteServer)) throw new Error(`tunnel ${this.byRemote.get(spec.remoteServer)!.spec.name} already goes to ${spec.remoteServer} (one tunnel per remote)`);
+    }
     const dev = this.devices.open(spec.name, this.opts.offload !== false);
     this.data.deviceOpened(dev.refused);
     const t: Tunnel = {
@@ -298,7 +390,15 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       fd: dev.fd,
       vnet: dev.vnet,
       tag: this.nextTag++,
-      remote: sockAddr(spec.remoteServer, this.opts.dataPort),
+      site: 0,
+      remote: NO_ENDPOINT(),
+      addresses: [],
+      known: [],
+      resolvedAt: null,
+      askedAt: this.tick(),
+      endpointSource: named ? 'resolved' : 'configured',
+      movedAt: null,
+      moves: 0,
       gsoTooBig: 0,
       watch: { close() {} },
       opener: this.opts.keys ? new Opener(this.opts.keys.data) : undefined,
@@ -320,19 +420,135 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     t.watch = this.data.watchTunnel(t, () => this.tunnels.get(spec.name) === t);
     this.tunnels.set(spec.name, t);
     this.byRemote.set(spec.remoteServer, t);
-    this.byIp.set(ipNumber(spec.remoteServer), t);
     this.byTag.set(t.tag, t);
+    if (!named) await this.setAddresses(t, [spec.remoteServer]);
+    else if (answer) await this.resolved(t, answer);
+    else this.resolveFailed(t, resolveError!);
     this.unrestored.delete(spec.name);
     if (persist) this.persist();
+    return t;
   }
 
   private forget(t: Tunnel): void {
     this.tunnels.delete(t.spec.name);
     this.byRemote.delete(t.spec.remoteServer);
-    this.byIp.delete(ipNumber(t.spec.remoteServer));
+    this.unindex(t);
+    if (t.site !== 0 && this.bySite.get(t.site) === t) this.bySite.delete(t.site);
     this.byTag.delete(t.tag);
+    if (t.resolveTimer) clearTimeout(t.resolveTimer);
     t.watch.close();
     t.opener?.free();
+  }
+
+  private unindex(t: Tunnel): void {
+    for (const k of t.known) if (this.byAddress.get(addressKey(k)) === t) this.byAddress.delete(addressKey(k));
+    t.known = [];
+  }
+
+  /**
+   * The remote's addresses (the literal, or a name's answer): indexed for the
+   * data path, and the endpoint set from the preferred one when `move` says so.
+   */
+  private async setAddresses(t: Tunnel, addresses: string[], move = true): Promise<void> {
+    const v6 = addresses.find((a) => a.includes(':'));
+    const preferred = preferredAddress(addresses, v6 !== undefined && (addresses.length === 1 || (await this.routable(v6))));
+    if (!this.alive(t)) return;
+    this.unindex(t);
+    t.addresses = addresses;
+    for (const a of addresses) {
+      const k = sockAddr(a, 0);
+      const clash = this.byAddress.get(addressKey(k));
+      if (clash && clash !== t) this.emit('warning', `clash-${t.spec.name}`, `tunnel ${t.spec.name}: ${a} is also tunnel ${clash.spec.name}'s remote; datagrams from it go to ${clash.spec.name}${t.opener ? ' until its site is learned' : ''}`);
+      else this.byAddress.set(addressKey(k), t);
+      t.known.push(k);
+    }
+    if (!move || preferred === undefined) return;
+    const next = this.data.socketAddress(sockAddr(preferred, this.opts.dataPort));
+    if (t.remote.port !== 0 && sameAddress(next, t.remote) && next.port === t.remote.port) return;
+    const was = t.remote.port ? formatEndpoint(t.remote) : undefined;
+    t.remote = next;
+    t.endpointSource = isHostName(t.spec.remoteServer) ? 'resolved' : 'configured';
+    if (was) this.emit('info', `tunnel ${t.spec.name}: endpoint ${was} -> ${formatEndpoint(next)} (${t.spec.remoteServer} resolved to ${preferred})`);
+  }
+
+  private alive(t: Tunnel): boolean {
+    return !this.closed && this.tunnels.get(t.spec.name) === t;
+  }
+
+  private async resolved(t: Tunnel, r: Resolution): Promise<void> {
+    if (!this.alive(t)) return;
+    const before = t.addresses;
+    const changed = before.join() !== r.addresses.join();
+    // A keyed endpoint learned from the peer's own datagrams is newer than any DNS
+    // answer that did not change (a TTL can lag a move by up to an hour). It moves
+    // when the name's answer changed, or when the tunnel has gone silent.
+    const move = !t.opener || t.endpointSource !== 'learned' || changed || this.isSilent(t, this.tick());
+    if (t.resolveError) this.emit('info', `tunnel ${t.spec.name}: ${t.spec.remoteServer} resolves again (${r.addresses.join(', ')})`);
+    t.resolveError = undefined;
+    t.resolvedAt = this.now();
+    await this.setAddresses(t, r.addresses, move);
+    this.schedule(t, r.ttlMs);
+  }
+
+  private resolveFailed(t: Tunnel, why: string): void {
+    if (!this.alive(t)) return;
+    // Said once, not on every retry; the last addresses stay in use.
+    if (t.resolveError === undefined) {
+      const keep = t.addresses.length ? `keeping ${t.addresses.join(', ')}` : 'no address yet: the tunnel sends nothing';
+      this.emit('warning', `resolve-${t.spec.name}`, `tunnel ${t.spec.name}: cannot resolve ${t.spec.remoteServer} (${why}); ${keep}; trying again every ${RETRY_MS / 1000} s`);
+    }
+    t.resolveError = why;
+    this.schedule(t, RETRY_MS);
+  }
+
+  private schedule(t: Tunnel, ms: number): void {
+    if (t.resolveTimer) clearTimeout(t.resolveTimer);
+    t.resolveTimer = setTimeout(() => void this.resolveNow(t), ms);
+    t.resolveTimer.unref?.();
+  }
+
+  /** Asks DNS for t's name now (no-op for a literal). */
+  private async resolveNow(t: Tunnel): Promise<void> {
+    if (!isHostName(t.spec.remoteServer) || !this.alive(t)) return;
+    t.askedAt = this.tick();
+    let r: Resolution;
+    try {
+      r = await this.resolve(t.spec.remoteServer);
+    } catch (err) {
+      return this.resolveFailed(t, (err as Error).message);
+    }
+    await this.resolved(t, r);
+  }
+
+  /** SIGHUP: every name asked again now. */
+  async resolveAll(): Promise<void> {
+    await Promise.all([...this.tunnels.values()].map((t) => this.resolveNow(t)));
+  }
+
+  private isSilent(t: Tunnel, tick: number): boolean {
+    const ka = this.opts.keepaliveMs;
+    return ka > 0 && tick - (t.lastRx ?? t.addedAt) > SILENT_AFTER_KEEPALIVES * ka;
+  }
+
+  /** The newest authentic datagram of a keyed tunnel came from elsewhere: the endpoint follows it. */
+  private moved(t: Tunnel, from: SockAddr): void {
+    const was = t.remote.port ? formatEndpoint(t.remote) : 'none';
+    t.remote = this.data.socketAddress({ ...from });
+    t.endpointSource = 'learned';
+    t.movedAt = this.tick();
+    t.moves++;
+    this.emit('info', `tunnel ${t.spec.name}: peer moved ${was} -> ${formatEndpoint(t.remote)} (its newest authentic datagram came from there)`);
+  }
+
+  private learnedSite(t: Tunnel, site: number): void {
+    if (t.site !== 0 && this.bySite.get(t.site) === t) this.bySite.delete(t.site);
+    const other = this.bySite.get(site);
+    if (other && other !== t) {
+      this.emit('warning', `site-${t.spec.name}`, `tunnel ${t.spec.name}: its peer's site ${hex(site)} is also tunnel ${other.spec.name}'s peer; the two tunnels lead to one daemon`);
+      return;
+    }
+    t.site = site;
+    this.bySite.set(site, t);
   }
 
   private async remove(name: string): Promise<void> {
@@ -352,19 +568,28 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
   }
 
   /** One data datagram from the underlay, as if received alone. Exposed for tests. */
-  onData(msg: Uint8Array, from: string): void {
-    this.data.receive(msg, ipNumber(from.startsWith('::ffff:') ? from.slice(7) : from));
+  onData(msg: Uint8Array, from: string, port = this.opts.dataPort): void {
+    this.data.receive(msg, sockAddr(from.startsWith('::ffff:') ? from.slice(7) : from, port));
   }
 
-  /** Exposed for tests (the timer calls it). */
+  /** Exposed for tests (the timer calls it). Also asks DNS again for a silent tunnel's name. */
   sendKeepalives(): void {
-    for (const t of this.tunnels.values()) this.data.keepalive(t);
+    const tick = this.tick();
+    for (const t of this.tunnels.values()) {
+      if (t.remote.port !== 0) this.data.keepalive(t);
+      if (isHostName(t.spec.remoteServer) && this.isSilent(t, tick) && tick - t.askedAt >= Math.max(SILENT_RESOLVE_MS, this.opts.keepaliveMs)) void this.resolveNow(t);
+    }
     this.data.flush();
   }
 
-  /** Each tunnel's remote address, once: the peers the firewall lets in. */
+  /** Each tunnel's remote addresses (names as last resolved), once: the peers the firewall lets in. */
   remotes(): string[] {
-    return [...new Set([...this.tunnels.values()].map((t) => t.spec.remoteServer))];
+    return [...new Set([...this.tunnels.values()].flatMap((t) => t.addresses))];
+  }
+
+  /** Keyed tunnels may be reached from anywhere (roaming; the tag decides), keyless only from their remotes. */
+  get roaming(): boolean {
+    return this.sealer !== undefined;
   }
 
   status(): UdpTunnelStatus {
@@ -383,18 +608,39 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       dataPath: this.data.state,
       aead: this.sealer?.engine.name,
       offloads: { ...this.data.counters },
+      site: this.sealer ? hex(this.site) : undefined,
+      warnings: this.warnings(),
       tunnels: [...this.tunnels.values()].map((t) => ({
         ...t.spec,
+        addresses: t.addresses,
+        resolvedAt: t.resolvedAt,
+        ...(t.resolveError ? { resolveError: t.resolveError } : {}),
+        endpoint: t.remote.port ? formatEndpoint(t.remote) : null,
+        endpointSource: t.endpointSource,
+        movedAt: t.movedAt === null ? null : wall(t.movedAt),
+        moves: t.moves,
+        peerSite: t.site ? hex(t.site) : null,
         addedAt: wall(t.addedAt),
         rxPackets: t.rxPackets,
         rxBytes: t.rxBytes,
         txPackets: t.txPackets,
         txBytes: t.txBytes,
         lastRx: t.lastRx === null ? null : wall(t.lastRx),
-        silent: ka > 0 && tick - (t.lastRx ?? t.addedAt) > SILENT_AFTER_KEEPALIVES * ka,
+        silent: this.isSilent(t, tick),
         drops: { ...t.drops },
       })),
     };
+  }
+
+  private warnings(): string[] {
+    const out: string[] = [];
+    for (const t of this.tunnels.values()) {
+      if (!this.sealer && isHostName(t.spec.remoteServer)) {
+        out.push(`tunnel ${t.spec.name} goes to the name ${t.spec.remoteServer} without a key: it follows the name only when DNS says so, never the peer's own datagrams (give both daemons --key-file to let it roam)`);
+      }
+      if (t.resolveError) out.push(`tunnel ${t.spec.name}: ${t.spec.remoteServer} does not resolve (${t.resolveError})${t.addresses.length ? `; still using ${t.addresses.join(', ')}` : ''}`);
+    }
+    return out;
   }
 
   /** After a burst (lib/memory.ts): the data path's slots back to the kernel. */
@@ -408,6 +654,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     this.closed = true;
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     for (const t of [...this.tunnels.values()]) {
+      if (t.resolveTimer) clearTimeout(t.resolveTimer);
       this.forget(t);
       this.devices.close(t.fd);
     }
@@ -426,10 +673,12 @@ export function describeDataPath(p: DataPathStatus): string {
   ].join(', ');
 }
 
-// Every address we send to is an IPv4 literal; skip dns.lookup's extra tick.
+// Every address we send to is a literal; skip dns.lookup's extra tick.
 function literalLookup(address: string, family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, 4);
+  callback(null, address, address.includes(':') ? 6 : 4);
 }
+
+const hex = (n: number) => n.toString(16).padStart(8, '0');
 
 function bind(s: dgram.Socket, port: number, address: string): Promise<void> {
   return new Promise((resolve, reject) => {

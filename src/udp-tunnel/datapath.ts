@@ -2,8 +2,9 @@
 //
 // Underlay -> tun: recvmmsg takes up to a batch of datagrams into preallocated
 // slots (with room in front of each for a virtio-net header); each is matched
-// to its tunnel by the sender's address (a number, no string), opened in place
-// when keyed, checked, and handed to the coalescer (gro.ts), which joins the
+// to its tunnel (keyed: by the sender's site in the header, else by the
+// sender's address, read as numbers, no string), opened in place when keyed,
+// checked, and handed to the coalescer (gro.ts), which joins the
 // consecutive TCP segments of a flow into super-packets; every packet is then
 // one write to its tun device.
 //
@@ -15,6 +16,11 @@
 // together with sendmmsg once the device has nothing more (never held back).
 // Keyed, each packet is sealed in place. No Buffer or object per packet.
 //
+// The data socket is IPv6 and dual-stack (IPv4 peers appear as ::ffff:a.b.c.d),
+// unless the kernel has no IPv6 or the daemon binds an IPv4 address.
+// A keyed tunnel's endpoint follows the source of its newest authentic datagram
+// (roaming); the daemon is told through `moved`, once per move.
+//
 // Each offload is probed at start or when a device is made; a refusal is
 // logged once and the next simpler path taken: no GSO -> sendmmsg; no TUN
 // offload -> plain packets (no TSO, no GRO); no recvmmsg/sendmmsg -> one
@@ -22,7 +28,7 @@
 import { MessageVector, MSG_FLAGS, MSG_TRUNC, writePointer } from '../lib/msghdr';
 import { allocBlock, rawCalls, watchReadable, type NativeBlock, type ReadableWatch } from '../lib/native';
 import { kernelRefusalStandIn, type DataPathStatus, type OffloadState } from '../lib/offload';
-import { sockAddr, writeSockAddr, type SockAddr } from '../lib/sockaddr';
+import { emptySockAddr, readSockAddrInto, sockAddr, writeSockAddr, type SockAddr } from '../lib/sockaddr';
 import {
   bindSocket,
   closeSocket,
@@ -41,7 +47,7 @@ import {
   SO_NO_CHECK,
   SOL_SOCKET,
 } from '../lib/udp-socket';
-import { HEADER_BYTES, OPEN_FORGED, OPEN_MALFORMED, OVERHEAD, TYPE_DATA, TYPE_KEEPALIVE, type Opener, type Sealer } from './aead';
+import { HEADER_BYTES, OPEN_FORGED, OPEN_MALFORMED, OVERHEAD, SITE_AT, TYPE_DATA, TYPE_KEEPALIVE, type Opener, type Sealer } from './aead';
 import { TcpCoalescer } from './gro';
 import { completeChecksum, splitTcpSuperPacket, type Segments } from './tso';
 import { GSO_NONE, readVnetHeader, VNET_F_NEEDS_CSUM, VNET_HDR_BYTES, writePlainVnetHeader, type VnetHeader } from './virtio';
@@ -70,10 +76,13 @@ const SEG_AREA = 320 * 1024;
 export interface DataTunnel {
   spec: { name: string; mtu: number; remoteServer: string };
   fd: number;
+  /** The peer's site (keyed), learned from its first authentic datagram; 0: not yet. */
+  site: number;
   /** The device hands over and takes virtio-net headers (TSO, checksum offload, GRO). */
   vnet: boolean;
   /** Index for the coalescer: which device a joined packet goes to. */
   tag: number;
+  /** Where its datagrams go (the endpoint), in the data socket's family. */
   remote: SockAddr;
   /** The smallest datagram the path refused to carry unfragmented with GSO (EMSGSIZE); 0: none yet. */
   gsoTooBig: number;
@@ -90,9 +99,15 @@ export interface DataTunnel {
 export interface DataPathDeps {
   devices: DeviceOps;
   tick: () => number;
-  /** The tunnel a datagram from this IPv4 address (a 32-bit number) is for. */
-  tunnelFrom: (ip: number) => DataTunnel | undefined;
+  /** The tunnel whose remote has this address (any port). */
+  tunnelFrom: (from: SockAddr) => DataTunnel | undefined;
+  /** The keyed tunnel whose peer is this site. */
+  tunnelBySite: (site: number) => DataTunnel | undefined;
   tunnelByTag: (tag: number) => DataTunnel | undefined;
+  /** A keyed tunnel's newest authentic datagram came from elsewhere than its endpoint. */
+  moved: (t: DataTunnel, from: SockAddr) => void;
+  /** A keyed tunnel found by address heard its peer's site for the first time (or a new one). */
+  learnedSite: (t: DataTunnel, site: number) => void;
   warning: (key: string, message: string) => void;
   unknownSource: () => void;
 }
@@ -130,6 +145,9 @@ export class DataPath {
   private readonly hdr: VnetHeader = { flags: 0, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 };
   private readonly segs: Segments = { count: 0, segBytes: 0, lastBytes: 0 };
   private readonly port: number;
+  /** 6: the socket is AF_INET6 (dual-stack); addresses we send to are written as IPv6. */
+  private family: 4 | 6 = 4;
+  private readonly src: SockAddr = emptySockAddr();
 
   constructor(
     private readonly opts: { port: number; address: string; offload: boolean; sealer?: Sealer },
@@ -164,13 +182,25 @@ export class DataPath {
 
   /** Opens and binds the data socket; throws (SyscallError) when it cannot. */
   start(): void {
-    const fd = openUdpSocket(4);
+    let fd: number;
+    let family: 4 | 6 = this.opts.address.includes(':') ? 6 : 4;
+    const any = this.opts.address === '::';
     try {
-      bindSocket(fd, sockAddr(this.opts.address, this.opts.port));
+      fd = openUdpSocket(family);
+    } catch (err) {
+      if (!any) throw err;
+      // No IPv6 in this kernel: IPv4 alone, as before.
+      this.deps.warning('ipv6', `no IPv6 data socket (${(err as Error).message}): IPv4 peers only`);
+      family = 4;
+      fd = openUdpSocket(4);
+    }
+    try {
+      bindSocket(fd, sockAddr(family === 4 && any ? '0.0.0.0' : this.opts.address, this.opts.port));
     } catch (err) {
       closeSocket(fd);
       throw err;
     }
+    this.family = family;
     // Room for a burst while the loop is busy sealing; the kernel caps it at [rw]mem_max.
     setBufferSizes(fd, 4 << 20);
     this.fd = fd;
@@ -211,10 +241,9 @@ export class DataPath {
         return;
       }
       for (let i = 0; i < n; i++) {
-        const name = ring.nameOffset(i);
-        if (ring.view.getUint16(name, true) !== 2) continue; // AF_INET only
+        if (!readSockAddrInto(ring.view, ring.nameOffset(i), this.src)) continue;
         const truncated = (ring.msgs.view.getInt32(ring.msgs.headerOffset(i) + MSG_FLAGS, true) & MSG_TRUNC) !== 0;
-        this.datagram(ring.view.getUint32(name + 4), ring.dataOffset(i), truncated ? -1 : ring.length(i));
+        this.datagram(this.src, ring.dataOffset(i), truncated ? -1 : ring.length(i));
       }
       this.gro.flush();
       if (n < BATCH) break;
@@ -222,9 +251,17 @@ export class DataPath {
     this.syncGroCounters();
   }
 
-  /** One datagram at off (len bytes; -1: larger than a slot) from ip. */
-  private datagram(ip: number, off: number, len: number): void {
-    const t = this.deps.tunnelFrom(ip);
+  /** The address in the data socket's family: what a tunnel's endpoint must be. */
+  socketAddress(a: SockAddr): SockAddr {
+    return { ...a, family: this.family === 6 ? 6 : a.family };
+  }
+
+  /** One datagram at off (len bytes; -1: larger than a slot) from src. */
+  private datagram(src: SockAddr, off: number, len: number): void {
+    // Keyed: the sender's site, then its address (a first datagram, or a peer of an
+    // earlier version, whose site bytes are random). The tag decides either way.
+    const site = this.opts.sealer && len >= OVERHEAD ? this.rx.view.getUint32(off + SITE_AT) : 0;
+    const t = (site !== 0 ? this.deps.tunnelBySite(site) : undefined) ?? this.deps.tunnelFrom(src);
     if (t === undefined) {
       this.deps.unknownSource();
       return;
@@ -246,6 +283,11 @@ export class DataPath {
         return;
       }
       t.lastRx = now;
+      if (t.opener.newest) {
+        if (t.site !== site) this.deps.learnedSite(t, site);
+        const e = t.remote;
+        if (src.port !== e.port || src.w3 !== e.w3 || src.w2 !== e.w2 || src.w1 !== e.w1 || src.w0 !== e.w0) this.deps.moved(t, src);
+      }
       if (r === TYPE_KEEPALIVE) return;
       pkt = off + HEADER_BYTES;
       plen = len - OVERHEAD;
@@ -286,11 +328,11 @@ export class DataPath {
   }
 
   /** One datagram from outside the batch loop (tests): as if received alone. */
-  receive(msg: Uint8Array, fromIp: number): void {
-    if (msg.length > RX_SLOT - RX_HEADROOM) return this.datagram(fromIp, 0, -1);
+  receive(msg: Uint8Array, from: SockAddr): void {
+    if (msg.length > RX_SLOT - RX_HEADROOM) return this.datagram(from, 0, -1);
     const off = this.rx.dataOffset(0);
     this.rx.u8.set(msg, off);
-    this.datagram(fromIp, off, msg.length);
+    this.datagram(from, off, msg.length);
     this.gro.flush();
     this.syncGroCounters();
   }
@@ -312,6 +354,11 @@ export class DataPath {
         break;
       }
       if (n < 0) break;
+      // No endpoint yet (its name has never resolved): nowhere to send it.
+      if (t.remote.port === 0) {
+        t.drops.sendFailed++;
+        continue;
+      }
       let plen = n;
       if (t.vnet) {
         if (n < VNET_HDR_BYTES) continue;

@@ -69,6 +69,9 @@ export const linuxDevices: DeviceOps = {
     await ip(['addr', 'replace', `${spec.tunnelIP}/32`, 'dev', spec.name]);
     await ip(['link', 'set', 'dev', spec.name, 'mtu', String(spec.mtu), 'up']);
     if (len < 32) await ip(['route', 'replace', subnet(spec.tunnelIP, len), 'dev', spec.name, 'src', spec.tunnelIP, 'proto', 'kernel', 'scope', 'link']);
+    // No duplicate address detection: a point-to-point tun has no one to collide with,
+    // and DAD would hold the address (and routes from it) back for a second or more.
+    if (spec.tunnelIP6) await ip(['-6', 'addr', 'replace', spec.tunnelIP6, 'dev', spec.name, 'nodad']);
     for (const r of spec.routes) await ip(['route', 'replace', r, 'dev', spec.name]);
   },
   async removeRoutes(spec) {

@@ -8,8 +8,19 @@ import { existingTunnelName, tunnelSpec, type TunnelSpec } from './tunnel-spec';
 
 export const STATE_VERSION = 1;
 
-export function encodeState(tunnels: TunnelSpec[]): string {
-  return JSON.stringify({ version: STATE_VERSION, tunnels }, null, 2) + '\n';
+/** `site`: this daemon's site (aead.ts), so keyed peers still know it after a restart. */
+export function encodeState(tunnels: TunnelSpec[], site?: number): string {
+  return JSON.stringify({ version: STATE_VERSION, ...(site !== undefined ? { site } : {}), tunnels }, null, 2) + '\n';
+}
+
+/** The site kept in the file; undefined when the file, or the site in it, is missing or bad. */
+export function loadSite(file: string): number | undefined {
+  try {
+    const v = (JSON.parse(fs.readFileSync(file, 'utf8')) as { site?: unknown }).site;
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 2 ** 32 ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeState(text: string): TunnelSpec[] {
@@ -37,6 +48,6 @@ export function loadState(file: string): TunnelSpec[] {
   return decodeState(text);
 }
 
-export function saveState(file: string, tunnels: TunnelSpec[]): void {
-  writeFileAtomic(file, encodeState(tunnels), 0o600);
+export function saveState(file: string, tunnels: TunnelSpec[], site?: number): void {
+  writeFileAtomic(file, encodeState(tunnels, site), 0o600);
 }

@@ -3,7 +3,7 @@
 // Every field is validated here; a bad one is a ControlError the daemon sends
 // back as an error reply (the original crashed on a string MTU or bad JSON).
 import { array, ConfigError, show } from '../lib/config';
-import { formatCidr, formatIPv4, ipv4, parseCidr, parseIPv4 } from '../lib/ip';
+import { formatCidr, formatIPv4, ipv4, ipv6, parseCidr, parseIPv4, parseIPv6 } from '../lib/ip';
 
 export interface TunnelSpec {
   name: string;
@@ -12,9 +12,12 @@ export interface TunnelSpec {
   /** Canonical dotted quad. */
   netmask: string;
   mtu: number;
+  /** An IPv4 or IPv6 literal (canonical), or a DNS name (lower case, no final dot). */
   remoteServer: string;
-  /** Canonical IPv4 CIDR prefixes routed into the device. */
+  /** Canonical IPv4 and IPv6 CIDR prefixes routed into the device. */
   routes: string[];
+  /** The tunnel's IPv6 address with its prefix length ("fd00:1::1/64"); absent: none. */
+  tunnelIP6?: string;
 }
 
 export type ControlRequest = { op: 'add'; tunnels: TunnelSpec[] } | { op: 'del'; names: string[] } | { op: 'list' };
@@ -25,7 +28,9 @@ export const MIN_MTU = 68; // RFC 791: every IPv4 host must take 68-byte datagra
 export const MAX_MTU = 65000; // room for our header inside a 65507-byte UDP payload
 export const MAX_TUNNELS_PER_MESSAGE = 64;
 export const MAX_ROUTES = 64;
-const ALLOWED_KEYS = ['name', 'tunnelIP', 'netmask', 'mtu', 'remoteServer', 'routes', 'route'];
+const ALLOWED_KEYS = ['name', 'tunnelIP', 'netmask', 'mtu', 'remoteServer', 'routes', 'route', 'tunnelIP6'];
+/** RFC 8200 s5: every IPv6 link carries 1280 bytes; below that the kernel turns IPv6 off on the device. */
+export const MIN_MTU_IPV6 = 1280;
 
 /**
  * Linux interface names: 1..15 bytes; we allow only a safe charset, and the first character
@@ -96,16 +101,58 @@ export function unicastIPv4(v: unknown, field: string): string {
   return s;
 }
 
+/** A unicast IPv6 address: not ::, ::1, multicast, link-local (it needs a scope) or IPv4-mapped. */
+export function unicastIPv6(v: unknown, field: string): string {
+  const s = ipv6(v, field);
+  const b = parseIPv6(s);
+  const zero = b.every((x) => x === 0);
+  if (zero || s === '::1' || b[0] === 0xff || (b[0] === 0xfe && (b[1] & 0xc0) === 0x80) || s.startsWith('::ffff:')) {
+    throw new ConfigError(field, `${s} is not a global or unique-local unicast address`);
+  }
+  return s;
+}
+
+// RFC 1123 s2.1 host names: labels of letters, digits and hyphens, 1..63 each, 253 in all.
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * The remote daemon: an IPv4 or IPv6 literal, or a DNS name resolved by the daemon (and again
+ * on its TTL). A name whose last label is all digits reads as a mistyped IPv4 address.
+ */
+export function remoteHost(v: unknown, field: string): string {
+  if (typeof v !== 'string') throw new ConfigError(field, `expected an IPv4 or IPv6 address or a DNS name, got ${show(v)}`);
+  if (v.includes(':')) return unicastIPv6(v.replace(/^\[(.*)\]$/, '$1'), field);
+  const name = v.toLowerCase().replace(/\.$/, '');
+  if (/^[0-9.]+$/.test(name) || /\.[0-9]+$/.test(name) || !HOST_NAME.test(name)) {
+    if (/^[0-9.]+$/.test(v)) return unicastIPv4(v, field);
+    throw new ConfigError(field, `${show(v.slice(0, 64))} is neither an IP address nor a DNS name`);
+  }
+  return name;
+}
+
+/** True when the remote is a DNS name (the daemon resolves it), not an address literal. */
+export function isHostName(remote: string): boolean {
+  return !remote.includes(':') && !/^[0-9.]+$/.test(remote);
+}
+
 export function route(v: unknown, field: string): string {
-  if (typeof v !== 'string') throw new ConfigError(field, `expected a CIDR like "192.168.2.0/24", got ${show(v)}`);
+  if (typeof v !== 'string') throw new ConfigError(field, `expected a CIDR like "192.168.2.0/24" or "fd00:2::/64", got ${show(v)}`);
   let c;
   try {
-    c = parseCidr(v.includes('/') ? v : `${v}/32`);
+    c = parseCidr(v.includes('/') ? v : `${v}/${v.includes(':') ? 128 : 32}`);
   } catch (err) {
     throw new ConfigError(field, (err as Error).message);
   }
-  if (c.family !== 4) throw new ConfigError(field, `${show(v)} is not an IPv4 prefix`);
   return formatCidr(c);
+}
+
+/** "fd00:1::1/64": the address as given (host bits kept), canonical, with its prefix length. */
+export function tunnelAddress6(v: unknown, field: string): string {
+  if (typeof v !== 'string' || !v.includes('/')) throw new ConfigError(field, `expected an IPv6 address with its prefix length like "fd00:1::1/64", got ${show(v)}`);
+  const [addr, len] = v.split('/', 2);
+  const a = unicastIPv6(addr, field);
+  if (!/^([1-9][0-9]?|1[01][0-9]|12[0-8])$/.test(len)) throw new ConfigError(field, `prefix length ${show(len)} is out of range 1..128`);
+  return `${a}/${len}`;
 }
 
 export function tunnelSpec(v: unknown, field: string, name: typeof tunnelName = tunnelName): TunnelSpec {
@@ -117,14 +164,18 @@ export function tunnelSpec(v: unknown, field: string, name: typeof tunnelName = 
     return o[k];
   };
   const routes = o.routes ?? o.route;
-  return {
+  const spec: TunnelSpec = {
     name: name(need('name'), `${field}.name`),
     tunnelIP: unicastIPv4(need('tunnelIP'), `${field}.tunnelIP`),
     netmask: o.netmask === undefined ? DEFAULT_NETMASK : netmask(o.netmask, `${field}.netmask`),
     mtu: o.mtu === undefined ? DEFAULT_MTU : mtu(o.mtu, `${field}.mtu`),
-    remoteServer: unicastIPv4(need('remoteServer'), `${field}.remoteServer`),
+    remoteServer: remoteHost(need('remoteServer'), `${field}.remoteServer`),
     routes: routes === undefined ? [] : [...new Set(array(routes, `${field}.routes`, route, { max: MAX_ROUTES }))],
   };
+  if (o.tunnelIP6 !== undefined && o.tunnelIP6 !== null) spec.tunnelIP6 = tunnelAddress6(o.tunnelIP6, `${field}.tunnelIP6`);
+  const v6 = spec.tunnelIP6 !== undefined || spec.routes.some((r) => r.includes(':'));
+  if (v6 && spec.mtu < MIN_MTU_IPV6) throw new ConfigError(`${field}.mtu`, `${spec.mtu} is below ${MIN_MTU_IPV6}, the least an IPv6 link carries (RFC 8200); the tunnel has IPv6 (tunnelIP6 or an IPv6 route)`);
+  return spec;
 }
 
 /** Parses and validates one control body (JSON text). Throws ConfigError naming the field. */
@@ -159,6 +210,7 @@ export function encodeControlBody(op: 'add' | 'del' | 'list', spec?: Partial<Tun
   if (op === 'list') return JSON.stringify({ op });
   const t: Record<string, unknown> = { ...spec };
   if (!t.routes || !(t.routes as string[]).length) delete t.routes;
+  if (t.tunnelIP6 === undefined) delete t.tunnelIP6;
   return JSON.stringify({ op, tunnel: [t] });
 }
 
@@ -173,6 +225,7 @@ export function sameSpec(a: TunnelSpec, b: TunnelSpec): boolean {
     a.netmask === b.netmask &&
     a.mtu === b.mtu &&
     a.remoteServer === b.remoteServer &&
-    a.routes.join() === b.routes.join()
+    a.routes.join() === b.routes.join() &&
+    a.tunnelIP6 === b.tunnelIP6
   );
 }
