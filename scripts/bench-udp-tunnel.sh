@@ -3,7 +3,9 @@
 # (Debian socat: a C userspace tunnel of the same design, IP packet as UDP payload),
 # against the raw underlay (the limit here) and against today's build (the last commit
 # before the batched data path), without a key (the original's wire format) and with
-# one (ChaCha20-Poly1305). Two hosts of the udp-tunnel lab (test/lab/udp-tunnel.sh) in
+# one (ChaCha20-Poly1305, roaming on: every keyed tunnel follows its peer), and the
+# keyed one against wireguard-go (Debian's userspace WireGuard, the tunnel an owner
+# would otherwise run; wg from wireguard-tools configures it). Two hosts of the udp-tunnel lab (test/lab/udp-tunnel.sh) in
 # network namespaces this script creates and removes; no traffic leaves them. The
 # machine is noisy: every path is measured in each of UTB_ROUNDS rounds (3), the paths
 # alternating, and the table (scripts/bench/table.sh) shows medians and the median
@@ -11,10 +13,11 @@
 # status is non-zero only when the bench cannot run.
 #
 # Usage: scripts/bench-udp-tunnel.sh   (as root; needs dist/udp-tunnel-linux-x64,
-#        iperf3, socat, python3, git; about 2 minutes)
+#        iperf3, socat, wireguard-go, wg, python3, git; about 2 minutes)
 #
 #   h1 192.0.2.1 --underlay bridge-- 192.0.2.2 h2     every tunnel MTU 1400:
-#     this build 10.8.0.x (keyed 10.8.2.x), today's 10.8.1.x (keyed 10.8.3.x), socat 10.8.9.x
+#     this build 10.8.0.x (keyed 10.8.2.x), today's 10.8.1.x (keyed 10.8.3.x), socat 10.8.9.x,
+#     wireguard-go 10.8.8.x
 #   All tunnel programs (both ends) run on the last CPU, iperf3 on the others.
 #
 # UTB_SECONDS (3): length of each iperf3 run. Besides Mbit/s: the tunnel programs'
@@ -39,7 +42,7 @@ LAB_PREFIX=utb$$-
 . scripts/bench/rounds.sh
 
 need_root
-need_cmd ip iperf3 socat python3 taskset nproc git
+need_cmd ip iperf3 socat wireguard-go wg python3 taskset nproc git
 [ -x "$UT" ] || die "$UT is missing; run: node scripts/build.mjs --target linux-x64 udp-tunnel"
 baseline_build OLD udp-tunnel
 
@@ -90,6 +93,27 @@ nsx h1 ip link set stun0 mtu "$MTU"
 nsx h2 ip link set stun0 mtu "$MTU"
 wait_until 5 "the socat tunnel" nsx h1 ping -c 1 -W 1 10.8.9.2
 PIDS[socat]="${pids[*]}"
+# wireguard-go, pinned like the others (its threads inherit the CPU); it refuses to run
+# where the kernel has WireGuard unless told that userspace is wanted. Its control socket
+# is /var/run/wireguard/NAME.sock, outside the namespaces: one name per host.
+pids=()
+for i in 1 2; do
+	(umask 077 && wg genkey >"$LAB_TMP/wg$i.key")
+	wg pubkey <"$LAB_TMP/wg$i.key" >"$LAB_TMP/wg$i.pub"
+done
+for i in 1 2; do
+	bg_in "h$i" "$LAB_TMP/wg-$i.out" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 taskset -c "$MEASURED_CPU" wireguard-go -f "utbwg$i"
+	pids+=("$LAB_BG_PID")
+done
+for i in 1 2; do
+	wait_until 5 "wireguard-go on h$i" nsx "h$i" ip link show "utbwg$i"
+	nsx "h$i" wg set "utbwg$i" private-key "$LAB_TMP/wg$i.key" listen-port 6100 \
+		peer "$(cat "$LAB_TMP/wg$((3 - i)).pub")" allowed-ips 10.8.8.0/24 endpoint "192.0.2.$((3 - i)):6100"
+	nsx "h$i" ip addr add "10.8.8.$i/24" dev "utbwg$i"
+	nsx "h$i" ip link set "utbwg$i" mtu "$MTU" up
+done
+wait_until 5 "the wireguard-go tunnel" nsx h1 ping -c 1 -W 1 10.8.8.2
+PIDS[wg]="${pids[*]}"
 PATH_NEW=$(nsx h1 "$UT" status --control-socket "$LAB_TMP/new-h1.sock" | sed -n 's/^data path: //p')
 AEAD_NEW=$(nsx h1 "$UT" status --control-socket "$LAB_TMP/new-keyed-h1.sock" | sed -n 's/.*; AEAD: //p')
 
@@ -115,8 +139,8 @@ measure() {
 }
 
 echo "bench-udp-tunnel: $ROUNDS rounds of iperf3 TCP h1 -> h2, ${SECONDS_EACH}s each, tunnel MTU $MTU; tunnels on CPU $MEASURED_CPU, iperf3 on $LOAD_CPUS; today's build: $BASELINE_REF" >&2
-order=(new old socat new-keyed old-keyed raw)
-declare -A ADDR=([new]=10.8.0.2 [old]=10.8.1.2 [new-keyed]=10.8.2.2 [old-keyed]=10.8.3.2 [socat]=10.8.9.2 [raw]=192.0.2.2)
+order=(new old socat new-keyed wg old-keyed raw)
+declare -A ADDR=([new]=10.8.0.2 [old]=10.8.1.2 [new-keyed]=10.8.2.2 [old-keyed]=10.8.3.2 [socat]=10.8.9.2 [wg]=10.8.8.2 [raw]=192.0.2.2)
 for r in $(seq 1 "$ROUNDS"); do
 	echo "  round $r: ${order[*]}" >&2
 	for who in "${order[@]}"; do measure "$who" "${ADDR[$who]}"; done
@@ -130,9 +154,11 @@ row_rounds "  ... today's build vs socat" old socat Mbit/s -
 row_rounds "iperf3 TCP, ChaCha20-Poly1305 ($AEAD_NEW) vs socat" new-keyed socat Mbit/s "x>=2"
 row_rounds "  ... vs today's build (node:crypto)" new-keyed old-keyed Mbit/s -
 row_rounds "  ... today's build vs socat" old-keyed socat Mbit/s -
+row_rounds "  ... vs wireguard-go (ChaCha20-Poly1305 too)" new-keyed wg Mbit/s "x>=3"
 row_rounds "raw underlay vs socat (the limit here)" raw socat Mbit/s -
 row_rounds "CPU-seconds per Gbit (both ends), no key: this build vs today's" cpu_new cpu_old s/Gbit -
 row_rounds "  ... with the key: this build vs today's" cpu_new-keyed cpu_old-keyed s/Gbit -
+row_rounds "  ... with the key: this build vs wireguard-go" cpu_new-keyed cpu_wg s/Gbit "x<=1"
 row_rounds "  ... socat vs today's build (no key)" cpu_socat cpu_old s/Gbit -
 echo
 print_table

@@ -16,9 +16,9 @@ DEBIAN_PACKAGES="
   faketime iptables conntrack
   qemu-system-arm debootstrap e2fsprogs util-linux
 "
-# Only `make bench` needs these: nginx's UDP proxy and socat's TUN tunnel as
-# baselines, and cc for the UDP load generator.
-BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev socat jq"
+# Only `make bench` needs these: nginx's UDP proxy, socat's TUN tunnel and
+# wireguard-go (configured with wg) as baselines, and cc for the UDP load generator.
+BENCH_PACKAGES="nginx libnginx-mod-stream gcc libc6-dev socat wireguard-go wireguard-tools jq"
 [ "${1:-}" = --bench ] && DEBIAN_PACKAGES="$DEBIAN_PACKAGES $BENCH_PACKAGES"
 
 missing=""

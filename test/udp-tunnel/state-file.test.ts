@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeState, encodeState, loadState, saveState } from '../../src/udp-tunnel/state-file';
+import { decodeState, encodeState, loadSite, loadState, saveState } from '../../src/udp-tunnel/state-file';
 import type { TunnelSpec } from '../../src/udp-tunnel/tunnel-spec';
 
 const tunnels: TunnelSpec[] = [
@@ -13,6 +13,26 @@ const tunnels: TunnelSpec[] = [
 
 test('encode/decode round trip', () => {
   assert.equal(decodeState(encodeState(tunnels)), tunnels);
+});
+
+test('names, IPv6 remotes and tunnelIP6 round-trip; the site is kept beside the tunnels', () => {
+  const more: TunnelSpec[] = [
+    ...tunnels,
+    { name: 'home', tunnelIP: '10.0.4.1', netmask: '255.255.255.252', mtu: 1420, remoteServer: 'home.dyndns.example', routes: ['fd00:4::/64'], tunnelIP6: 'fd00:1::1/64' },
+    { name: 'v6', tunnelIP: '10.0.5.1', netmask: '255.255.255.252', mtu: 1500, remoteServer: '2001:db8::5', routes: [] },
+  ];
+  assert.equal(decodeState(encodeState(more, 0xdeadbeef)), more);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ut-site-'));
+  const file = path.join(dir, 'state.json');
+  assert.is(loadSite(file), undefined, 'no file: no site');
+  saveState(file, more, 0xdeadbeef);
+  assert.is(loadSite(file), 0xdeadbeef);
+  assert.equal(loadState(file), more);
+  fs.writeFileSync(file, encodeState(tunnels)); // an earlier version's file
+  assert.is(loadSite(file), undefined);
+  fs.writeFileSync(file, JSON.stringify({ version: 1, site: -5, tunnels: [] }));
+  assert.is(loadSite(file), undefined, 'a bad site is a new one');
+  fs.rmSync(dir, { recursive: true });
 });
 
 test('save then load through a file; a missing file is empty; mode 0600', () => {
