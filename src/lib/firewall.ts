@@ -298,7 +298,7 @@ export class Firewall {
     }
     const p = plan(this.opts.proxy, view, wanted);
     let putBack = false;
-    if (p.script) {
+    if (p.script && !this.closed) {
       const r = await runTool(t.restore, ['-w', '5', '--noflush'], p.script);
       if (r.code !== 0) {
         f.fingerprint = undefined; // try again next tick
@@ -369,13 +369,18 @@ export class Firewall {
     };
   }
 
-  /** Stops watching and takes the chain and its jump away (synchronously: the process is about to exit). */
-  close(): void {
+  /**
+   * Stops watching and takes the chain and its jump away. A look still running
+   * finishes first: its iptables-restore, landing after the removal, would put
+   * the chain back for good.
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     for (const t of this.lookTimers) clearTimeout(t);
     this.watcher?.close();
+    await this.running;
     for (const f of this.families) {
       f.info?.close();
       if (!f.wrote) continue;
