@@ -18,7 +18,7 @@ import { isSigned, signMessage, verifyMessage } from '../udp-tunnel/control-auth
 import { createUdpTunnel, type ControlReply, type UdpTunnelStatus } from '../udp-tunnel/daemon';
 import { deriveKeys, type TunnelKeys } from '../udp-tunnel/keys';
 import { newSite } from '../udp-tunnel/aead';
-import { loadSite, loadState, saveState } from '../udp-tunnel/state-file';
+import { loadPeerSites, loadSite, loadState, saveState } from '../udp-tunnel/state-file';
 import { formatStatus } from '../udp-tunnel/status-format';
 import { encodeControlBody, existingTunnelName, mtu, netmask, remoteHost, route, tunnelAddress6, tunnelName, unicastIPv4 } from '../udp-tunnel/tunnel-spec';
 import { logDaemonEvents, parseLevel, type Level } from '../lib/log';
@@ -178,6 +178,7 @@ async function serve(args: Args): Promise<void> {
   nativeVersion(); // a missing native layer fails now, not at the first 'add'
   const initial = config.state ? loadState(config.state) : [];
   // The site keyed peers know this daemon by: kept in the state file from the first start on.
+  const peers = config.state ? loadPeerSites(config.state) : {};
   let site = config.state ? loadSite(config.state) : undefined;
   if (site === undefined) {
     site = newSite();
@@ -191,7 +192,7 @@ async function serve(args: Args): Promise<void> {
     create: (c, log, warnOnce) => {
       const d = createUdpTunnel(
         { dataPort: c.dataPort, controlPort: c.controlPort, controlAddress: c.controlAddress, keys: c.keys, keepaliveMs: c.keepaliveMs, offload: c.offload, site },
-        { initialTunnels: initial, saveTunnels: c.state ? (t) => saveState(c.state!, t, site) : undefined },
+        { initialTunnels: initial, initialPeerSites: peers, saveTunnels: c.state ? (t, p) => saveState(c.state!, t, site, p) : undefined },
       );
       logDaemonEvents(d, log, warnOnce);
       return d;

@@ -55,8 +55,10 @@ export interface UdpTunnelDeps {
   devices?: DeviceOps;
   /** Restored at start. */
   initialTunnels?: TunnelSpec[];
-  /** Called with the whole table after every change. */
-  saveTunnels?: (tunnels: TunnelSpec[]) => void;
+  /** Called with the whole table (and the peers' sites as learned, by tunnel) after every change. */
+  saveTunnels?: (tunnels: TunnelSpec[], peers: Record<string, number>) => void;
+  /** The peers' sites from the state file, by tunnel name. */
+  initialPeerSites?: Record<string, number>;
   /** A name's addresses (tests inject answers); default: DNS, then /etc/hosts. */
   resolve?: (name: string) => Promise<Resolution>;
   /** Whether this host has a route to an address (the IPv6-or-IPv4 rule). */
@@ -185,7 +187,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
   private readonly tick: Clock;
   private readonly devices: DeviceOps;
   private readonly createSocket: () => dgram.Socket;
-  private readonly save: (tunnels: TunnelSpec[]) => void;
+  private readonly save: (tunnels: TunnelSpec[], peers: Record<string, number>) => void;
   private readonly tunnels = new Map<string, Tunnel>(); // by name
   private readonly byRemote = new Map<string, Tunnel>();
   private readonly byAddress = new Map<number, Tunnel>();
@@ -418,6 +420,11 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
       throw err;
     }
     t.watch = this.data.watchTunnel(t, () => this.tunnels.get(spec.name) === t);
+    const known = persist ? undefined : this.deps.initialPeerSites?.[spec.name];
+    if (this.opts.keys && known !== undefined && !this.bySite.has(known)) {
+      t.site = known;
+      this.bySite.set(known, t);
+    }
     this.tunnels.set(spec.name, t);
     this.byRemote.set(spec.remoteServer, t);
     this.byTag.set(t.tag, t);
@@ -549,6 +556,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     }
     t.site = site;
     this.bySite.set(site, t);
+    this.persist(); // once per peer (and per restart of an earlier version's peer)
   }
 
   private async remove(name: string): Promise<void> {
@@ -561,7 +569,9 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
 
   private persist(): void {
     try {
-      this.save([...[...this.tunnels.values()].map((t) => t.spec), ...this.unrestored.values()]);
+      const peers: Record<string, number> = {};
+      for (const t of this.tunnels.values()) if (t.site !== 0) peers[t.spec.name] = t.site;
+      this.save([...[...this.tunnels.values()].map((t) => t.spec), ...this.unrestored.values()], peers);
     } catch (err) {
       this.emit('warning', 'state', `cannot save the state file: ${(err as Error).message}`);
     }

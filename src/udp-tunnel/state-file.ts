@@ -8,16 +8,35 @@ import { existingTunnelName, tunnelSpec, type TunnelSpec } from './tunnel-spec';
 
 export const STATE_VERSION = 1;
 
-/** `site`: this daemon's site (aead.ts), so keyed peers still know it after a restart. */
-export function encodeState(tunnels: TunnelSpec[], site?: number): string {
-  return JSON.stringify({ version: STATE_VERSION, ...(site !== undefined ? { site } : {}), tunnels }, null, 2) + '\n';
+/**
+ * `site`: this daemon's site (aead.ts), so keyed peers still know it after a restart;
+ * `peers`: each keyed tunnel's peer's site as learned, so a peer that moved while this
+ * daemon was down is still found.
+ */
+export function encodeState(tunnels: TunnelSpec[], site?: number, peers: Record<string, number> = {}): string {
+  const known = Object.keys(peers).length ? { peers } : {};
+  return JSON.stringify({ version: STATE_VERSION, ...(site !== undefined ? { site } : {}), tunnels, ...known }, null, 2) + '\n';
+}
+
+const isSite = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 2 ** 32;
+
+/** The peers' sites kept in the file, by tunnel name; bad entries left out. */
+export function loadPeerSites(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    const v = (JSON.parse(fs.readFileSync(file, 'utf8')) as { peers?: unknown }).peers;
+    if (typeof v === 'object' && v !== null) for (const [name, site] of Object.entries(v)) if (isSite(site)) out[name] = site;
+  } catch {
+    // no file, or not JSON: loadState says so
+  }
+  return out;
 }
 
 /** The site kept in the file; undefined when the file, or the site in it, is missing or bad. */
 export function loadSite(file: string): number | undefined {
   try {
     const v = (JSON.parse(fs.readFileSync(file, 'utf8')) as { site?: unknown }).site;
-    return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 2 ** 32 ? v : undefined;
+    return isSite(v) ? v : undefined;
   } catch {
     return undefined;
   }
@@ -48,6 +67,6 @@ export function loadState(file: string): TunnelSpec[] {
   return decodeState(text);
 }
 
-export function saveState(file: string, tunnels: TunnelSpec[], site?: number): void {
-  writeFileAtomic(file, encodeState(tunnels, site), 0o600);
+export function saveState(file: string, tunnels: TunnelSpec[], site?: number, peers?: Record<string, number>): void {
+  writeFileAtomic(file, encodeState(tunnels, site, peers), 0o600);
 }

@@ -19,6 +19,8 @@
 #   4. dual WAN: a's default route moves to its second uplink
 #   5. the NAT's mapping flushed (conntrack -F) while b pings c
 #   6. replayed and forged datagrams (captured on the wire) from mallory move nothing
+#   7. b restarts while a moves (DNS still has the old address): b finds a by the site it
+#      kept in its state file
 #
 # Run as root: test/e2e/udp-tunnel-roam.test.sh   (needs dist/udp-tunnel-linux-x64; ~60 s)
 set -euo pipefail
@@ -131,6 +133,7 @@ drops() { # NS NAME TUNNEL: "replayed forged"
 
 serve a a 5000 --key-file "$T/key"
 serve b b 5000 --key-file "$T/key"
+B=$LAB_BG_PID
 serve c c 5000 --key-file "$T/key"
 serve a ka 5010
 serve b kb 5010
@@ -262,5 +265,18 @@ check "replayed and forged datagrams from mallory: the endpoint stays ($before_e
 check "... and no move is counted" field_is b b ta moves "$before_moves"
 check "... each counted: 10 replayed, 20 forged" python3 -c "import sys; b=list(map(int,'$before'.split())); a=list(map(int,'$after'.split())); sys.exit(not (a[0] - b[0] == 10 and a[1] - b[1] == 20))"
 check "the tunnel works after them" nsx b ping -c 1 -W 1 10.20.0.1
+
+# ------------------------------------------------------------------ 7. b restarts while a moves
+check "b's state file keeps a's site" grep -q '"ta": ' "$T/b.state"
+bg_stop "$B"
+nsx a ip link set wan0 up
+nsx a ip addr add 198.51.100.30/24 dev wan0
+nsx a ip route replace default via 198.51.100.1 dev wan0 src 198.51.100.30
+nsx a ip link set wan1 down
+serve b b 5000 --key-file "$T/key"
+h=$(heal b 10.20.0.1)
+echo "# b restarted while a moved: b -> a heals in $h s after b answers"
+check "restart: b finds a at its new address by its kept site, within keepalive + 1 s ($h s)" under "$h" "$GOAL"
+check "... b's endpoint for a is the new address" field_is b b ta endpoint 198.51.100.30:5000
 
 finish

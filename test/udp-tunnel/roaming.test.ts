@@ -6,11 +6,12 @@ import dgram from 'node:dgram';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Sealer, TYPE_DATA, TYPE_KEEPALIVE } from '../../src/udp-tunnel/aead';
-import { createUdpTunnel, type UdpTunnelOptions } from '../../src/udp-tunnel/daemon';
+import { createUdpTunnel, type UdpTunnelDeps, type UdpTunnelOptions } from '../../src/udp-tunnel/daemon';
 import type { DeviceOps } from '../../src/udp-tunnel/device';
 import { deriveKeys } from '../../src/udp-tunnel/keys';
 import { boundTtl, preferredAddress, resolveName, type Resolution } from '../../src/udp-tunnel/resolve';
 import { formatStatus } from '../../src/udp-tunnel/status-format';
+import type { TunnelSpec } from '../../src/udp-tunnel/tunnel-spec';
 
 class FakeSocket extends EventEmitter {
   bind(_port: number, _address: string, cb: () => void) {
@@ -53,7 +54,7 @@ const keys = deriveKeys('the shared secret of the mesh');
 const ipPacket = (n = 60) => Buffer.concat([Buffer.from([0x45]), Buffer.alloc(n - 1, 7)]);
 const ADD = (name: string, remote: string) => `{"op":"add","tunnel":[{"name":"${name}","tunnelIP":"10.0.1.1","mtu":1500,"remoteServer":"${remote}"}]}`;
 
-async function setup(opts: Partial<UdpTunnelOptions> = {}, answers: Record<string, Resolution | Error> = {}) {
+async function setup(opts: Partial<UdpTunnelOptions> = {}, answers: Record<string, Resolution | Error> = {}, more: UdpTunnelDeps = {}) {
   let now = 1_700_000_000_000;
   const { ops, written } = devices();
   const infos: string[] = [];
@@ -74,6 +75,7 @@ async function setup(opts: Partial<UdpTunnelOptions> = {}, answers: Record<strin
         return a;
       },
       routable: async () => true,
+      ...more,
     },
   );
   tun.on('info', (m) => infos.push(m));
@@ -162,6 +164,24 @@ test('keyed: a stranger site from an unknown address is counted, not taken', asy
   assert.is(tun.status().unknownSource, 1);
   assert.is(written.length, 0);
   tun.close();
+});
+
+test('keyed: the peers\' sites are saved; restored, a peer that moved meanwhile is found by its site', async () => {
+  const saved: Record<string, number>[] = [];
+  const first = await setup({ keys }, {}, { saveTunnels: (_t, peers) => saved.push(peers) });
+  await first.tun.handleControl(ADD('udp2', '127.0.0.2'), '127.0.0.1');
+  const peer = new Sealer(keys.data, first.now() - 1000, 0x1234abcd);
+  first.tun.onData(peer.seal(TYPE_DATA, ipPacket()), '127.0.0.2');
+  assert.equal(saved.at(-1), { udp2: 0x1234abcd });
+  first.tun.close();
+  const spec: TunnelSpec = { name: 'udp2', tunnelIP: '10.0.1.1', netmask: '255.255.255.252', mtu: 1500, remoteServer: '127.0.0.2', routes: [] };
+  const again = await setup({ keys }, {}, { initialTunnels: [spec], initialPeerSites: { udp2: 0x1234abcd } });
+  assert.is(again.tun.status().tunnels[0].peerSite, '1234abcd');
+  const restarted = new Sealer(keys.data, again.now(), 0x1234abcd);
+  again.tun.onData(restarted.seal(TYPE_DATA, ipPacket()), '127.0.0.9', 4444);
+  assert.is(again.tun.status().tunnels[0].endpoint, '127.0.0.9:4444');
+  assert.is(again.written.length, 1);
+  again.tun.close();
 });
 
 test('keyless: the endpoint never follows a datagram; another address is an unknown source', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeState, encodeState, loadSite, loadState, saveState } from '../../src/udp-tunnel/state-file';
+import { decodeState, encodeState, loadPeerSites, loadSite, loadState, saveState } from '../../src/udp-tunnel/state-file';
 import type { TunnelSpec } from '../../src/udp-tunnel/tunnel-spec';
 
 const tunnels: TunnelSpec[] = [
@@ -25,13 +25,16 @@ test('names, IPv6 remotes and tunnelIP6 round-trip; the site is kept beside the 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ut-site-'));
   const file = path.join(dir, 'state.json');
   assert.is(loadSite(file), undefined, 'no file: no site');
-  saveState(file, more, 0xdeadbeef);
+  saveState(file, more, 0xdeadbeef, { home: 0x1234abcd });
   assert.is(loadSite(file), 0xdeadbeef);
+  assert.equal(loadPeerSites(file), { home: 0x1234abcd });
   assert.equal(loadState(file), more);
   fs.writeFileSync(file, encodeState(tunnels)); // an earlier version's file
   assert.is(loadSite(file), undefined);
-  fs.writeFileSync(file, JSON.stringify({ version: 1, site: -5, tunnels: [] }));
+  assert.equal(loadPeerSites(file), {});
+  fs.writeFileSync(file, JSON.stringify({ version: 1, site: -5, tunnels: [], peers: { a: 'x', b: 7 } }));
   assert.is(loadSite(file), undefined, 'a bad site is a new one');
+  assert.equal(loadPeerSites(file), { b: 7 }, 'a bad peer entry is left out');
   fs.rmSync(dir, { recursive: true });
 });
 
