@@ -76,7 +76,13 @@ export function hasRoute(address: string): Promise<boolean> {
       s.close();
       resolve(ok);
     };
-    s.on('error', () => done(false));
-    s.connect(9, address, () => done(true));
+    let settled = false;
+    const once = (ok: boolean) => {
+      if (!settled) done(ok);
+      settled = true;
+    };
+    s.on('error', () => once(false));
+    // The callback has the error too (ENETUNREACH: no route).
+    s.connect(9, address, (err?: Error) => once(!err));
   });
 }

@@ -18,7 +18,7 @@
 #      silence makes b ask again; SIGHUP makes b ask at once
 #   4. dual WAN: a's default route moves to its second uplink
 #   5. the NAT's mapping flushed (conntrack -F) while b pings c
-#   6. replayed and forged datagrams (captured on the wire) from mallory move nothing
+#   6. older (captured, kept from b), replayed and forged datagrams from mallory move nothing
 #   7. b restarts while a moves (DNS still has the old address): b finds a by the site it
 #      kept in its state file
 #
@@ -91,7 +91,12 @@ require "underlay: p6 has no IPv4 address (but loopback)" not bash -c "ip -n $(n
 
 # dnsmasq on r for the names; b and q6 ask it (`ip netns exec` puts /etc/netns/NS/resolv.conf
 # in place of /etc/resolv.conf).
-printf '198.51.100.10 site-a.test\n2001:db8:f1::2 site-p.test\n' >"$T/hosts"
+# Each name has both families: b has no IPv6 route, so it must take site-a.test's A record;
+# q6 has no IPv4 at all, so it must take site-p.test's AAAA (the preference rule).
+hosts() { # A's address (last byte)
+	printf '198.51.100.%s site-a.test\n2001:db8:a::10 site-a.test\n2001:db8:f1::2 site-p.test\n192.0.2.77 site-p.test\n' "$1" >"$T/hosts"
+}
+hosts 10
 bg_in r "$T/dnsmasq.out" dnsmasq --keep-in-foreground --user=root --no-resolv --no-hosts --addn-hosts="$T/hosts" \
 	--listen-address=192.0.2.1 --listen-address=2001:db8:f2::1 --bind-interfaces --local-ttl=1 --log-facility=- --pid-file=
 DNSMASQ=$LAB_BG_PID
@@ -157,13 +162,14 @@ wait_for 5 "NAT: b -> c through the tunnel (no port forwarded)" nsx b ping -c 1 
 wait_for 5 "IPv6 underlay: IPv4 inside, p6 -> q6" nsx p6 ping -c 1 -W 1 10.22.0.2
 wait_for 5 "IPv6 underlay: IPv6 inside, q6 -> p6" nsx q6 ping -6 -c 1 -W 1 fd00:6::1
 check "IPv6 inside: p6 routes fd00:66::/64 into the tunnel" bash -c "ip -n $(ns_name p6) -6 route show fd00:66::/64 | grep -q 'dev tq'"
-check "q6 status: the name, its AAAA address, when resolved" status_has q6 q6 '^tp +site-p\.test \(2001:db8:f1::2, resolved [0-9]+s ago\)'
-check "q6: the endpoint is the AAAA address" field_is q6 q6 tp endpoint '[2001:db8:f1::2]:5000'
+check "q6 status: the name, its addresses, when resolved" status_has q6 q6 '^tp +site-p\.test \(2001:db8:f1::2 192\.0\.2\.77, resolved [0-9]+s ago\)'
+check "q6 (routes IPv6 only): the endpoint is the AAAA address" field_is q6 q6 tp endpoint '[2001:db8:f1::2]:5000'
+check "b (no IPv6 route): the endpoint is the A address" field_is b b ta endpoint 198.51.100.10:5000
 check "b's state file keeps the name" grep -q '"remoteServer": "site-a.test"' "$T/b.state"
 endpoint_on() { field "$1" "$2" "$3" endpoint | grep -q "^$4:[0-9]*$"; }
 check "b: c's endpoint is its NAT's address, at the port of c's mapping" endpoint_on b b tc 100.64.0.2
 check "b status warns about the keyless tunnel to a name" status_has b kb 'warning: tunnel ka goes to the name site-a.test without a key'
-check "b status shows the name, its address and when it was resolved" status_has b b '^ta +site-a\.test \(198\.51\.100\.10, resolved [0-9]+s ago\)'
+check "b status shows the name, its addresses and when it was resolved" status_has b b '^ta +site-a\.test \(2001:db8:a::10 198\.51\.100\.10, resolved [0-9]+s ago\)'
 
 # heal NS ADDRESS : seconds (0.1 s steps) until one ping through the tunnel answers
 heal() {
@@ -211,14 +217,14 @@ check "iperf3 ran through the address changes" grep -q ' sender' "$T/iperf3-c.ou
 
 # ------------------------------------------------------------------ 3. the name moves
 check "keyless: b no longer reaches a (its datagrams go to the old address)" not nsx b ping -c 1 -W 1 10.21.0.1
-printf '198.51.100.%s site-a.test\n2001:db8:f1::2 site-p.test\n' "$addr" >"$T/hosts"
+hosts "$addr"
 kill -HUP "$DNSMASQ"
 t0=$(date +%s)
 wait_for 15 "keyless: heals once b asks DNS again (silent tunnel)" nsx b ping -c 1 -W 1 10.21.0.1
 echo "# keyless tunnel to a name healed $(($(date +%s) - t0)) s after the DNS change"
-check "b status: site-a.test now 198.51.100.$addr" status_has b kb "^ka +site-a\\.test \\(198\\.51\\.100\\.$addr, resolved"
+check "b status: site-a.test now 198.51.100.$addr" status_has b kb "^ka +site-a\\.test \\(2001:db8:a::10 198\\.51\\.100\\.$addr, resolved"
 next=$((addr + 1))
-printf '198.51.100.%s site-a.test\n2001:db8:f1::2 site-p.test\n' "$next" >"$T/hosts"
+hosts "$next"
 kill -HUP "$DNSMASQ"
 sleep 0.3
 kill -HUP "$KB"
@@ -243,16 +249,28 @@ echo "# NAT mapping flushed: b -> c heals in $h s"
 check "NAT: mapping flushed while pinging; heals within keepalive + 1 s ($h s)" under "$h" "$GOAL"
 check "c <-> b still both ways" nsx c ping -c 1 -W 1 10.20.1.2
 
-# ------------------------------------------------------------------ 6. replayed and forged, from elsewhere
+# ------------------------------------------------------------------ 6. older, replayed and forged, from elsewhere
+# r drops a's datagrams to b for a moment while it captures them on their way in: b never
+# sees those, so sent from mallory they are authentic, unseen and older than what b has
+# taken since (delayed copies); sent again they are replays; altered, forgeries.
 cap=$T/a-to-b.pcap
-bg_in r "$T/tcpdump.out" tcpdump -i rb0 -U -w "$cap" -c 10 "udp and src host 203.0.113.10 and dst port 5000"
+nsx r iptables -I FORWARD -i ra1 -p udp --dport 5000 -j DROP
+bg_in r "$T/tcpdump.out" tcpdump -i ra1 -U -w "$cap" -c 10 "udp and src host 203.0.113.10 and dst port 5000"
 TD=$LAB_BG_PID
 sleep 1
-nsx b ping -c 10 -i 0.1 -W 1 10.20.0.1 >/dev/null || true
-wait_for 5 "captured 10 of a's datagrams to b" not bg_alive "$TD"
+nsx b ping -c 10 -i 0.1 -W 1 10.20.0.1 >/dev/null 2>&1 || true
+wait_for 5 "captured 10 of a's datagrams that r kept from b" not bg_alive "$TD"
 bg_stop "$TD"
+nsx r iptables -D FORWARD -i ra1 -p udp --dport 5000 -j DROP
+wait_for 5 "b reaches a again" nsx b ping -c 1 -W 1 10.20.0.1
 before_ep=$(field b b ta endpoint)
 before_moves=$(field b b ta moves)
+before_rx=$(field b b ta rxPackets)
+n=$(nsx m python3 "$here/udp-tunnel-replay.py" "$cap" 192.0.2.2 5000 replay)
+echo "# mallory sent $n older (authentic, never seen) datagrams"
+sleep 0.3
+check "older datagrams from mallory: taken (never seen, in the window)" field_ge b b ta rxPackets $((before_rx + 5))
+check "... but the endpoint stays ($before_ep)" field_is b b ta endpoint "$before_ep"
 before=$(drops b b ta)
 for mode in replay forge newer; do
 	n=$(nsx m python3 "$here/udp-tunnel-replay.py" "$cap" 192.0.2.2 5000 "$mode")
@@ -262,7 +280,7 @@ sleep 0.5
 after=$(drops b b ta)
 echo "# b's drops (replayed forged): before $before, after $after"
 check "replayed and forged datagrams from mallory: the endpoint stays ($before_ep)" field_is b b ta endpoint "$before_ep"
-check "... and no move is counted" field_is b b ta moves "$before_moves"
+check "... and no move is counted, older ones included" field_is b b ta moves "$before_moves"
 check "... each counted: 10 replayed, 20 forged" python3 -c "import sys; b=list(map(int,'$before'.split())); a=list(map(int,'$after'.split())); sys.exit(not (a[0] - b[0] == 10 and a[1] - b[1] == 20))"
 check "the tunnel works after them" nsx b ping -c 1 -W 1 10.20.0.1
 
