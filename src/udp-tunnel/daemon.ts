@@ -26,6 +26,8 @@ import { decodeControlBody, isHostName, sameSpec, type ControlRequest, type Tunn
 
 export const MAX_TUNNELS = 128; // keeps a `list` reply inside one datagram
 const SILENT_AFTER_KEEPALIVES = 3;
+/** How long `add` waits for a name's first answer before it makes the tunnel without it. */
+const ADD_RESOLVE_WAIT_MS = 2000;
 /** A silent tunnel to a name asks DNS again at most this often. */
 const SILENT_RESOLVE_MS = 5000;
 const MAX_REPLY_BYTES = 60_000; // a UDP datagram carries 65507, less the signature
@@ -63,6 +65,8 @@ export interface UdpTunnelDeps {
   resolve?: (name: string) => Promise<Resolution>;
   /** Whether this host has a route to an address (the IPv6-or-IPv4 rule). */
   routable?: (address: string) => Promise<boolean>;
+  /** How long `add` waits for a name's first answer (ADD_RESOLVE_WAIT_MS). */
+  addResolveWaitMs?: number;
 }
 
 export type UdpTunnelEvents = DaemonLogEvents;
@@ -152,6 +156,8 @@ interface Tunnel extends DataTunnel {
   /** Monotonic: when we last asked DNS (the silent rule's rate bound). */
   askedAt: number;
   resolveError?: string;
+  /** The name's first lookup has not answered yet. */
+  pending?: boolean;
   resolveTimer?: NodeJS.Timeout;
   endpointSource: EndpointSource;
   movedAt: number | null;
@@ -232,7 +238,7 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
         tick: this.tick,
         tunnelFrom: (from) => {
           const t = this.byAddress.get(addressKey(from));
-          if (t === undefined || from.w2 === 0xffff || from.family === 4) return t;
+          if (t === undefined || from.family === 4 || isMappedWords(from.w0, from.w1, from.w2)) return t;
           return t.known.some((k) => sameAddress(k, from)) ? t : undefined;
         },
         tunnelBySite: (site) => this.bySite.get(site),
@@ -346,7 +352,11 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
           continue;
         }
         const t = await this.add(spec, true);
-        const unresolved = t.resolveError ? ` (${t.resolveError}; trying again every ${RETRY_MS / 1000} s)` : '';
+        const unresolved = t.resolveError
+          ? ` (${t.resolveError}; trying again every ${RETRY_MS / 1000} s)`
+          : t.pending
+            ? ` (looking up ${spec.remoteServer}: no answer yet)`
+            : '';
         done.push(`${spec.name} added${unresolved}`);
         const to = isHostName(spec.remoteServer) && t.addresses.length ? `${spec.remoteServer} (${t.addresses.join(', ')})` : spec.remoteServer;
         this.emit('info', `tunnel ${spec.name} added: ${spec.tunnelIP}/${spec.netmask}${spec.tunnelIP6 ? ` ${spec.tunnelIP6}` : ''} mtu ${spec.mtu} to ${to}${spec.routes.length ? `, routes ${spec.routes.join(' ')}` : ''}${unresolved}`);
@@ -374,14 +384,18 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     if (this.tunnels.size >= MAX_TUNNELS) throw new Error(`at most ${MAX_TUNNELS} tunnels`);
     // A name is asked before the device exists: the answer (or why not) goes in the reply.
     const named = isHostName(spec.remoteServer);
-    let answer: Resolution | undefined;
-    let resolveError: string | undefined;
+    // A slow DNS server must not hold the control queue (nor ctl, which waits 3 s): after
+    // ADD_RESOLVE_WAIT_MS the tunnel is made without an address and takes the answer later.
+    let lookup: Promise<{ r?: Resolution; e?: string }> | undefined;
+    let answer: { r?: Resolution; e?: string } | undefined;
     if (named) {
-      try {
-        answer = await this.resolve(spec.remoteServer);
-      } catch (err) {
-        resolveError = (err as Error).message;
-      }
+      lookup = this.resolve(spec.remoteServer).then(
+        (r) => ({ r }),
+        (err) => ({ e: (err as Error).message }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      answer = await Promise.race([lookup, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.deps.addResolveWaitMs ?? ADD_RESOLVE_WAIT_MS)))]);
+      clearTimeout(timer);
       if (this.tunnels.has(spec.name)) throw new Error(`tunnel ${spec.name} exists with other settings; delete it first`);
       if (this.byRemote.has(spec.remoteServer)) throw new Error(`tunnel ${this.byRemote.get(spec.remoteServer)!.spec.name} already goes to ${spec.remoteServer} (one tunnel per remote)`);
     }
@@ -429,8 +443,16 @@ export class UdpTunnel extends TypedEmitter<UdpTunnelEvents> {
     this.byRemote.set(spec.remoteServer, t);
     this.byTag.set(t.tag, t);
     if (!named) await this.setAddresses(t, [spec.remoteServer]);
-    else if (answer) await this.resolved(t, answer);
-    else this.resolveFailed(t, resolveError!);
+    else if (answer?.r) await this.resolved(t, answer.r);
+    else if (answer?.e !== undefined) this.resolveFailed(t, answer.e);
+    else {
+      t.pending = true;
+      void lookup!.then(async (a) => {
+        t.pending = false;
+        if (a.r) await this.resolved(t, a.r);
+        else this.resolveFailed(t, a.e!);
+      });
+    }
     this.unrestored.delete(spec.name);
     if (persist) this.persist();
     return t;

@@ -3,12 +3,13 @@
 // preference rule, the TTL bounds) are apart from the lookups so tests run them.
 import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
+import fs from 'node:fs';
 
 /** Asked again no sooner than this after an answer, however short its TTL... */
 export const MIN_TTL_MS = 30_000;
 /** ...and no later than this, however long. */
 export const MAX_TTL_MS = 3_600_000;
-/** A name from /etc/hosts (getaddrinfo: no TTL) is read again this often. */
+/** A name from /etc/hosts (no TTL) is read again this often. */
 export const HOSTS_FILE_TTL_MS = 300_000;
 /** After a failed lookup, the next try. */
 export const RETRY_MS = 30_000;
@@ -39,14 +40,28 @@ export function preferredAddress(addresses: string[], v6Routable: boolean): stri
 export interface Lookups {
   resolve4(name: string): Promise<{ address: string; ttl: number }[]>;
   resolve6(name: string): Promise<{ address: string; ttl: number }[]>;
-  /** getaddrinfo: /etc/hosts, when DNS has no answer. */
+  /** /etc/hosts, when DNS has no answer. */
   lookup(name: string): Promise<{ address: string; family: number }[]>;
 }
 
+// A control message waits for the answer at `add`: a server that does not answer must not
+// hold it for c-ares' default of 4 tries of 5 s (ctl gives up after 3 s).
+const resolver = new dns.Resolver({ timeout: 1000, tries: 2 });
+
+/** The addresses /etc/hosts gives name (read directly: getaddrinfo would ask DNS again, and wait). */
+export function hostsFileAddresses(text: string, name: string): { address: string; family: number }[] {
+  const out: { address: string; family: number }[] = [];
+  for (const line of text.split('\n')) {
+    const [address, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+    if (address && names.some((n) => n.toLowerCase().replace(/\.$/, '') === name)) out.push({ address: address.split('%')[0], family: address.includes(':') ? 6 : 4 });
+  }
+  return out;
+}
+
 export const systemLookups: Lookups = {
-  resolve4: (name) => dns.resolve4(name, { ttl: true }),
-  resolve6: (name) => dns.resolve6(name, { ttl: true }),
-  lookup: (name) => dns.lookup(name, { all: true }),
+  resolve4: (name) => resolver.resolve4(name, { ttl: true }),
+  resolve6: (name) => resolver.resolve6(name, { ttl: true }),
+  lookup: async (name) => hostsFileAddresses(await fs.promises.readFile('/etc/hosts', 'utf8'), name),
 };
 
 /** A and AAAA at once; /etc/hosts when DNS knows neither. Throws when nothing answers. */

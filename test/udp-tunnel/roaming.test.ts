@@ -9,7 +9,7 @@ import { Sealer, TYPE_DATA, TYPE_KEEPALIVE } from '../../src/udp-tunnel/aead';
 import { createUdpTunnel, type UdpTunnelDeps, type UdpTunnelOptions } from '../../src/udp-tunnel/daemon';
 import type { DeviceOps } from '../../src/udp-tunnel/device';
 import { deriveKeys } from '../../src/udp-tunnel/keys';
-import { boundTtl, preferredAddress, resolveName, type Resolution } from '../../src/udp-tunnel/resolve';
+import { boundTtl, hostsFileAddresses, preferredAddress, resolveName, type Resolution } from '../../src/udp-tunnel/resolve';
 import { formatStatus } from '../../src/udp-tunnel/status-format';
 import type { TunnelSpec } from '../../src/udp-tunnel/tunnel-spec';
 
@@ -238,6 +238,18 @@ test('names: a name that does not resolve at add makes the tunnel anyway, with n
   tun.close();
 });
 
+test('names: a slow DNS server does not hold add; the late answer sets the endpoint', async () => {
+  let answer: (r: Resolution) => void = () => {};
+  const { tun } = await setup({}, {}, { addResolveWaitMs: 50, resolve: () => new Promise((r) => (answer = r)) });
+  const r = await tun.handleControl(ADD('udp2', 'slow.example'), '127.0.0.1');
+  assert.equal(r.reply, { ok: true, message: 'udp2 added (looking up slow.example: no answer yet)' });
+  assert.is(tun.status().tunnels[0].endpoint, null);
+  answer({ addresses: ['127.0.0.5'], ttlMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(tun.status().tunnels[0].endpoint, `127.0.0.5:${tun.status().dataPort}`);
+  tun.close();
+});
+
 test('names: a silent keyed tunnel takes the new answer; a lagging unchanged answer does not undo a learned endpoint', async () => {
   const { tun, now, advance } = await setup({ keys, keepaliveMs: 1000 }, { 'peer.example': { addresses: ['127.0.0.3'], ttlMs: 30_000 } });
   await tun.handleControl(ADD('udp2', 'peer.example'), '127.0.0.1');
@@ -283,6 +295,15 @@ test('resolveName: A and AAAA together, the shortest TTL; /etc/hosts when DNS ha
   } catch (err) {
     assert.is((err as Error).message, 'peer has no A or AAAA record');
   }
+});
+
+test('/etc/hosts: every address of the name, comments and case aside', () => {
+  const text = '127.0.0.1 localhost\n# 192.0.2.1 peer\n192.0.2.2  Peer.example peer  # the other site\n2001:db8::2 peer.example\n';
+  assert.equal(hostsFileAddresses(text, 'peer.example'), [
+    { address: '192.0.2.2', family: 4 },
+    { address: '2001:db8::2', family: 6 },
+  ]);
+  assert.equal(hostsFileAddresses(text, 'nobody'), []);
 });
 
 test.run();
