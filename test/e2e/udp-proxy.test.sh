@@ -102,7 +102,7 @@ st() {
 	printf '%s' "$json" | node -e '
 const s = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const r = (n) => s.rules.find((x) => x.name === n);
-if (!eval(process.argv[1])) { console.log(JSON.stringify(s.rules.map((x) => ({ ...x, sessions: x.sessions.slice(0, 4) })), null, 1)); process.exit(1); }' "$1"
+if (!eval(process.argv[1])) { for (const x of s.rules) console.log(JSON.stringify({ ...x, sessions: x.sessions.slice(0, 4) })); process.exit(1); }' "$1"
 }
 up_log_has() { grep -qF -- "$1" "$LAB_TMP/udp-proxy.log"; }
 # qdig SERVER PORT [TYPE] : one query through the proxy, prints the answer (empty on timeout)
@@ -146,7 +146,9 @@ check "a5: status shows the rules in words" status_says "replies from:  10.0.2.2
 
 echo "# b. datagrams from a foreign source never reach the client"
 # The service gets a datagram on the VIP, then answers from elsewhere first, then as itself.
-bg_in svc "$LAB_TMP/svc-b.txt" python3 -u -c '
+# Each pass has files of its own: "ready" must be this pass's helper's.
+SVC_B_OUT="$LAB_TMP/svc-b-$mode.txt" CLIENT_B_OUT="$LAB_TMP/client-b-$mode.txt"
+bg_in svc "$SVC_B_OUT" python3 -u -c '
 import socket, time
 def sock(a, p):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((a, p)); return s
@@ -159,7 +161,7 @@ time.sleep(0.3)
 vip.sendto(b"reply-from-upstream", peer)
 print("sent")'
 SVC_B=$LAB_BG_PID
-svc_ready() { grep -q '^ready$' "$LAB_TMP/svc-b.txt"; }
+svc_ready() { grep -q '^ready$' "$SVC_B_OUT"; }
 require_wait 5 "b0: the service helper listens on the VIP" svc_ready
 # The client sends one datagram and prints everything that comes back within 2 s.
 nsx client python3 -u -c '
@@ -169,10 +171,10 @@ s.bind(("10.0.1.2", 40001)); s.settimeout(2)
 s.sendto(b"hello", ("10.0.1.1", 5306))
 try:
     while True: print(s.recv(100).decode())
-except socket.timeout: print("done")' >"$LAB_TMP/client-b.txt" 2>&1 || true
+except socket.timeout: print("done")' >"$CLIENT_B_OUT" 2>&1 || true
 bg_stop "$SVC_B"
 check "b1: only the upstream's own reply reached the client" \
-	bash -c "[ \"\$(grep -v '^done$' '$LAB_TMP/client-b.txt')\" = reply-from-upstream ]"
+	bash -c "[ \"\$(grep -v '^done$' '$CLIENT_B_OUT')\" = reply-from-upstream ] || { cat '$CLIENT_B_OUT'; exit 1; }"
 check "b2: status counts both foreign datagrams on the session" \
 	st 'r("raw").counters.drops.foreignSource === 2 && r("raw").sessions[0].foreign === 2 && r("raw").sessions[0].client === "10.0.1.2:40001"'
 

@@ -11,7 +11,8 @@
 # Namespaces: ns_add NAME, nsx NAME CMD..., ns_name NAME (the full name),
 #             ns_sysctl NAME key=value...
 # Processes:  bg_in NAME LOGFILE CMD... starts CMD in namespace NAME in a session of its
-#             own; its pid is in $LAB_BG_PID. bg_track PID: stop that one at exit too.
+#             own; its pid is in $LAB_BG_PID; LOGFILE is empty when it returns.
+#             bg_track PID: stop that one at exit too.
 #             bg_stop PID (TERM to its group, KILL after 3 s), bg_alive PID.
 #             sweep_tmp_processes kills what has $LAB_TMP/ in its command line.
 # Waits:      poll SECS CMD... (0 when CMD succeeded within SECS, every 0.2 s; the last
@@ -152,12 +153,16 @@ ns_sysctl() {
 # bg_in NAME LOGFILE CMD... : CMD in namespace NAME in its own session (setsid; setsid and
 # `ip netns exec` exec, so the pid is CMD's own and leads its process group), stdout and
 # stderr to LOGFILE. The pid is in $LAB_BG_PID and stopped at exit. Not in $(...): the
-# tracking would be lost.
+# tracking would be lost. LOGFILE is emptied before bg_in returns, so a wait for a line
+# in it (a helper's "ready") never sees what an earlier process wrote there.
 bg_in() {
 	local n=$1 log=$2 full
 	shift 2
 	full=$(ns_name "$n")
-	setsid ip netns exec "$full" "$@" >"$log" 2>&1 </dev/null &
+	# Emptied here, not by the child's own redirection: that runs only once the forked
+	# child is scheduled, which on a busy machine can be after the caller has read LOGFILE.
+	: >"$log"
+	setsid ip netns exec "$full" "$@" >>"$log" 2>&1 </dev/null &
 	LAB_BG_PID=$!
 	LAB_PIDS+=("$LAB_BG_PID")
 }
