@@ -20,6 +20,8 @@ export interface Opening {
   from: string[];
   /** The listening address, when the socket is bound to one; undefined: every address. */
   to?: string;
+  /** udp unless said (the metrics endpoint is tcp). */
+  protocol?: 'udp' | 'tcp';
 }
 
 export type Family = 4 | 6;
@@ -30,6 +32,8 @@ export interface ChainRule {
   destination?: string;
   dport: number;
   comment: string;
+  /** Set only for tcp; undefined: udp. */
+  protocol?: 'tcp';
 }
 
 // UniFi OS 3.x/4.x (and its zone-based firewall, which keeps the same hook).
@@ -60,6 +64,7 @@ export function wantedRules(proxy: string, openings: Opening[], family: Family):
     const sources = o.from.length === 0 ? [undefined] : o.from.filter((f) => familyOf(f) === family).map(canonicalCidr);
     for (const source of sources) {
       const r: ChainRule = { source, destination, dport: o.port, comment: `${tag(proxy)} ${o.what}` };
+      if (o.protocol === 'tcp') r.protocol = 'tcp';
       out.set(ruleKey(r), r);
     }
   }
@@ -67,12 +72,12 @@ export function wantedRules(proxy: string, openings: Opening[], family: Family):
 }
 
 export function ruleKey(r: ChainRule): string {
-  return `${r.dport}|${r.source ?? ''}|${r.destination ?? ''}|${r.comment}`;
+  return `${r.protocol === 'tcp' ? 'tcp/' : ''}${r.dport}|${r.source ?? ''}|${r.destination ?? ''}|${r.comment}`;
 }
 
 /** The rule as arguments after "-A CHAIN" (the same words iptables-save prints). */
 export function ruleArgs(r: ChainRule): string {
-  return [r.source && `-s ${r.source}`, r.destination && `-d ${r.destination}`, `-p udp -m udp --dport ${r.dport}`, `-m comment --comment ${quote(r.comment)}`, '-j ACCEPT']
+  return [r.source && `-s ${r.source}`, r.destination && `-d ${r.destination}`, `-p ${r.protocol ?? 'udp'} -m ${r.protocol ?? 'udp'} --dport ${r.dport}`, `-m comment --comment ${quote(r.comment)}`, '-j ACCEPT']
     .filter(Boolean)
     .join(' ');
 }
@@ -121,9 +126,11 @@ export function hasUnifiChains(view: TableView): boolean {
 
 /** Reads back one of our chain's rules; undefined for a rule we did not write. */
 export function parseChainRule(words: string): ChainRule | undefined {
-  const m = /^(?:-s (\S+) )?(?:-d (\S+) )?-p udp -m udp --dport (\d+) -m comment --comment (?:"([^"]*)"|(\S+)) -j ACCEPT$/.exec(words);
+  const m = /^(?:-s (\S+) )?(?:-d (\S+) )?-p (udp|tcp) -m \3 --dport (\d+) -m comment --comment (?:"([^"]*)"|(\S+)) -j ACCEPT$/.exec(words);
   if (!m) return undefined;
-  return { source: m[1], destination: m[2], dport: Number(m[3]), comment: m[4] ?? m[5] };
+  const r: ChainRule = { source: m[1], destination: m[2], dport: Number(m[4]), comment: m[5] ?? m[6] };
+  if (m[3] === 'tcp') r.protocol = 'tcp';
+  return r;
 }
 
 export interface Plan {
@@ -191,5 +198,5 @@ export function removal(proxy: string, view: TableView): string {
 /** The rules as an owner reads them (status, doctor): "udp 5000 from 192.0.2.2/32 (data port)". */
 export function describeRule(proxy: string, r: ChainRule): string {
   const what = r.comment.startsWith(`${tag(proxy)} `) ? r.comment.slice(tag(proxy).length + 1) : r.comment;
-  return `udp ${r.dport}${r.destination ? ` to ${r.destination}` : ''} from ${r.source ?? 'anywhere'} (${what})`;
+  return `${r.protocol ?? 'udp'} ${r.dport}${r.destination ? ` to ${r.destination}` : ''} from ${r.source ?? 'anywhere'} (${what})`;
 }
