@@ -70,7 +70,7 @@ export function trimMalloc(): void {
 /** The process's anonymous resident memory in bytes (RssAnon), or NaN where /proc has none. */
 export const anonBytes = (): number => statusBytes('RssAnon');
 
-const STATUS_FIELDS = { RssAnon: /^RssAnon:\s+(\d+) kB/m, RssFile: /^RssFile:\s+(\d+) kB/m };
+const STATUS_FIELDS = { RssAnon: /^RssAnon:\s+(\d+) kB/m, RssFile: /^RssFile:\s+(\d+) kB/m, VmRSS: /^VmRSS:\s+(\d+) kB/m, VmSize: /^VmSize:\s+(\d+) kB/m };
 
 /** A field of /proc/self/status in bytes, or NaN where /proc has none. */
 export function statusBytes(field: keyof typeof STATUS_FIELDS): number {

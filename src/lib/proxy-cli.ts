@@ -3,13 +3,21 @@ import { UsageError, type Args } from './cli';
 import { ConfigError } from './config';
 import { formatFirewall } from './firewall-format';
 import type { FirewallStatus } from './firewall';
-import { requestStatus } from './status-socket';
+import { metricsSocketPath } from './metrics-config';
+import { requestStatus, requestText } from './status-socket';
 
 /** `<proxy> status [--json] [--control-socket PATH]`: asks the running daemon and prints its status. */
 export async function statusCommand<S>(args: Args, defaultSocket: string, format: (status: S) => string): Promise<number> {
   if (args._.length > 1) throw new UsageError(`'status' takes no arguments`);
   const s = (await requestStatus(args['control-socket'] ?? defaultSocket)) as S;
   process.stdout.write(args.json ? JSON.stringify(s, null, 2) + '\n' : format(s) + formatFirewall((s as { firewall?: FirewallStatus }).firewall) + '\n');
+  return 0;
+}
+
+/** `<proxy> metrics [--control-socket PATH]`: the running daemon's metrics, as Prometheus would read them (with or without --metrics-listen). */
+export async function metricsCommand(args: Args, defaultSocket: string): Promise<number> {
+  if (args._.length > 1) throw new UsageError(`'metrics' takes no arguments`);
+  process.stdout.write(await requestText(metricsSocketPath(args['control-socket'] ?? defaultSocket)));
   return 0;
 }
 

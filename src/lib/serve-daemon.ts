@@ -1,15 +1,22 @@
 // What every proxy does once its configuration is valid: log, PID file,
 // status socket, start, then signals (SIGHUP reloads, SIGTERM stops) until
 // it is stopped. Each bin supplies only how to make, start and reconfigure
-// its proxy. Every daemon also gives memory back after a burst (memory.ts).
+// its proxy. Every daemon also gives memory back after a burst (memory.ts),
+// and serves Prometheus metrics when its config says where (metrics-server.ts).
 import { Firewall, type FirewallMode } from './firewall';
 import type { Opening } from './firewall-rules';
 import { runDaemon } from './lifecycle';
 import { dropExecutablePages } from './exe-pages';
 import { createLogger, rateLimited, type Level, type Logger, type RateLimitedLog } from './log';
 import { collectGarbage, MemoryReleaser, trimMalloc } from './memory';
+import { counter, gauge, info, render, snake, type MetricFamily } from './metrics';
+import { hostPort, metricsServerMetrics, serveMetrics, type MetricsServer } from './metrics-server';
+import { isWildcard, metricsSocketPath, type MetricsSettings } from './metrics-config';
 import { acquirePidFile } from './pidfile';
+import { processMetrics } from './process-metrics';
 import { serveStatus, type StatusServer } from './status-socket';
+import { formatCidr } from './ip';
+import { COMMIT, VERSION } from './version';
 
 export interface DaemonSettings {
   log?: string;
@@ -18,6 +25,8 @@ export interface DaemonSettings {
   controlSocket: string;
   /** The proxies that listen for peers have it (lib/firewall.ts); default auto. */
   firewall?: FirewallMode;
+  /** Where to serve /metrics (metrics-config.ts); undefined: off. */
+  metrics?: MetricsSettings;
 }
 
 export interface RunningProxy {
@@ -43,6 +52,8 @@ export interface ServeDaemonOptions<C extends DaemonSettings, P extends RunningP
   apply: (proxy: P, next: C) => void | Promise<void>;
   /** The ports the proxy listens on and who may reach them, kept open in UniFi's firewall. */
   openings?: (proxy: P, config: C) => Opening[];
+  /** The proxy's own metric families, from the counters its status shows; made at each scrape. */
+  metrics?: (proxy: P) => MetricFamily[];
 }
 
 export async function serveDaemon<C extends DaemonSettings, P extends RunningProxy>(opts: ServeDaemonOptions<C, P>): Promise<void> {
@@ -74,19 +85,41 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
   });
 
   const openings = opts.openings;
-  const firewall = openings
-    ? new Firewall({ proxy: opts.name, mode: config.firewall ?? 'auto', openings: () => openings(proxy, config), log })
-    : undefined;
+  // The metrics port is a TCP opening, from the allow list only; it stays what the start said (a reload warns).
+  const metricsOpening: Opening[] = config.metrics ? [metricsOpeningOf(config.metrics)] : [];
+  const firewall =
+    openings || config.metrics
+      ? new Firewall({ proxy: opts.name, mode: config.firewall ?? 'auto', openings: () => (openings ? [...openings(proxy, config), ...metricsOpening] : metricsOpening), log })
+      : undefined;
   let statusServer: StatusServer | undefined;
+  let metricsSocket: StatusServer | undefined;
+  let metricsServer: MetricsServer | undefined;
+  const prefix = snake(opts.name);
+  const families = (): MetricFamily[] => [
+    info(`${prefix}_build_info`, `The ${opts.name} executable: version, commit and Node.`, { version: VERSION, commit: COMMIT, node: process.versions.node }),
+    ...(opts.metrics?.(proxy) ?? []),
+    ...processMetrics('udm_proxies'),
+    ...memoryMetrics(memory.status()),
+    ...firewallMetrics(firewall?.status()),
+    ...(metricsServer ? metricsServerMetrics(metricsServer.counters) : []),
+  ];
   try {
     statusServer = await serveStatus(config.controlSocket, () => ({ ...proxy.status(), memory: memory.status(), firewall: firewall?.status() }), log);
+    metricsSocket = await serveStatus(metricsSocketPath(config.controlSocket), () => render(families(), false), log, { text: true });
+    if (config.metrics) {
+      metricsServer = await serveMetrics({ settings: config.metrics, render: (om) => render(families(), om) });
+      const m = config.metrics;
+      log.info(`metrics: http://${hostPort(m)}/metrics` + (m.allow.length ? ` for ${m.allow.map(formatCidr).join(', ')}` : ' for anyone who reaches it'));
+    }
     await opts.start(proxy);
     // Not awaited: a firewall that is slow to answer must not hold the start.
     void firewall?.start();
   } catch (err) {
     // A half-started daemon must not keep the socket or the PID file.
-    firewall?.close();
+    await firewall?.close();
     proxy.close();
+    metricsServer?.close();
+    metricsSocket?.close();
     statusServer?.close();
     releasePid();
     throw err;
@@ -103,8 +136,14 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     log,
     reload: async () => {
       const next = opts.load(); // throws: runDaemon logs it and the running config stays
-      if (next.controlSocket !== config.controlSocket || next.pidFile !== config.pidFile || next.log !== config.log || next.firewall !== config.firewall) {
-        log.warn('reload: log, pidFile, controlSocket and firewall changes take effect at the next start');
+      if (
+        next.controlSocket !== config.controlSocket ||
+        next.pidFile !== config.pidFile ||
+        next.log !== config.log ||
+        next.firewall !== config.firewall ||
+        metricsKey(next.metrics) !== metricsKey(config.metrics)
+      ) {
+        log.warn('reload: log, pidFile, controlSocket, firewall and metrics changes take effect at the next start');
       }
       log.setLevel(next.logLevel);
       await opts.apply(proxy, next);
@@ -112,10 +151,12 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
       log.info('configuration reloaded');
       void firewall?.refresh();
     },
-    stop: () => {
+    stop: async () => {
       clearInterval(memoryTimer);
-      firewall?.close();
+      await firewall?.close();
       proxy.close();
+      metricsServer?.close();
+      metricsSocket?.close();
       statusServer!.close();
       releasePid();
       log.info('stopped');
@@ -125,3 +166,28 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
 }
 
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+
+const metricsKey = (m: MetricsSettings | undefined) => (m ? `${hostPort(m)} ${m.allow.map(formatCidr).join(' ')}` : '');
+
+function metricsOpeningOf(m: MetricsSettings): Opening {
+  return { what: 'metrics', protocol: 'tcp', port: m.port, from: m.allow.map(formatCidr), to: isWildcard(m) ? undefined : m.address };
+}
+
+function memoryMetrics(m: { releases: number; releasedBytes: number; unmappedBytes: number }): MetricFamily[] {
+  return [
+    counter('udm_proxies_memory_releases_total', 'Times memory was given back after a burst (GC, malloc_trim).', m.releases),
+    counter('udm_proxies_memory_released_bytes_total', 'Anonymous memory given back by those releases, in bytes.', m.releasedBytes),
+    gauge('udm_proxies_memory_unmapped_bytes', "The executable's start-up pages unmapped once the daemon settled, in bytes.", m.unmappedBytes),
+  ];
+}
+
+function firewallMetrics(f: { ipv4: { active: boolean }; ipv6: { active: boolean }; putBack: number } | undefined): MetricFamily[] {
+  if (!f) return [];
+  return [
+    gauge('udm_proxies_firewall_active', "1 while the proxy's chain is in place in UniFi's firewall, by IP family.", [
+      { labels: { family: 'ipv4' }, value: f.ipv4.active ? 1 : 0 },
+      { labels: { family: 'ipv6' }, value: f.ipv6.active ? 1 : 0 },
+    ]),
+    counter('udm_proxies_firewall_put_back_total', "Times the proxy's firewall rules were put back after somebody else removed them.", f.putBack),
+  ];
+}

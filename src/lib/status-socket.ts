@@ -15,6 +15,8 @@ export async function serveStatus(
   path: string,
   snapshot: () => unknown,
   log: Pick<Logger, 'warn'>,
+  /** The snapshot is text to send as it is (the metrics socket's exposition), not a value for JSON. */
+  opts: { text?: boolean } = {},
 ): Promise<StatusServer> {
   await removeStaleSocket(path);
 
@@ -26,7 +28,8 @@ export async function serveStatus(
     socket.setTimeout(TIMEOUT_MS, () => socket.destroy());
     let body: string;
     try {
-      body = JSON.stringify(snapshot());
+      const v = snapshot();
+      body = opts.text ? String(v) : JSON.stringify(v);
     } catch (err) {
       log.warn(`status snapshot failed: ${(err as Error).message}`);
       body = JSON.stringify({ error: (err as Error).message });
@@ -90,7 +93,17 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
-export function requestStatus(path: string, timeoutMs = TIMEOUT_MS): Promise<unknown> {
+export async function requestStatus(path: string, timeoutMs = TIMEOUT_MS): Promise<unknown> {
+  const text = await requestText(path, timeoutMs);
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`invalid status reply from ${path}: ${JSON.stringify(text.slice(0, 80))}`);
+  }
+}
+
+/** The socket's whole reply as text. */
+export function requestText(path: string, timeoutMs = TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = net.connect(path);
@@ -108,13 +121,6 @@ export function requestStatus(path: string, timeoutMs = TIMEOUT_MS): Promise<unk
         reject(new Error(`cannot read status from ${path}: ${err.message}`));
       }
     });
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        reject(new Error(`invalid status reply from ${path}: ${JSON.stringify(text.slice(0, 80))}`));
-      }
-    });
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
   });
 }
