@@ -5,10 +5,12 @@ import type { ConfigError } from '../lib/config';
 import { logDaemonEvents } from '../lib/log';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
-import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
+import { metricsFlagMessage, metricsFlags, METRICS_USAGE } from '../lib/metrics-config';
+import { flagErrors, loadOrUsage, metricsCommand, statusCommand } from '../lib/proxy-cli';
 import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_PER_HOST, DEFAULT_PORT, loadSsdpProxyConfig, type SsdpProxyConfig } from '../ssdp-proxy/config';
 import { createSsdpProxy, type SsdpProxyStatus } from '../ssdp-proxy/daemon';
+import { ssdpProxyMetrics } from '../ssdp-proxy/metrics';
 import { formatStatus } from '../ssdp-proxy/status-format';
 
 const NAME = 'ssdp-proxy';
@@ -17,6 +19,7 @@ const USAGE = `Usage: ${NAME} --lan IFACE [--lan IFACE]... --peer ADDR [--peer A
        ${NAME} --hub --peer ADDR... --key-file FILE [options]
        ${NAME} --config FILE [options]
        ${NAME} status [--control-socket PATH] [--json]
+       ${NAME} metrics [--control-socket PATH]
 
 Relays SSDP (UPnP/DLNA discovery, 239.255.255.250:1900) between the LANs of
 sites joined by a routed VPN (WireGuard). Every site's router runs it; each
@@ -41,6 +44,7 @@ Options:
   --firewall MODE           open the ports this proxy listens on in UniFi's
                             firewall: auto (only where UniFi's chains are),
                             on, or off (auto)
+${METRICS_USAGE}
   --config FILE             JSON config (lans, peers, keyFile, hub, port, ...); SIGHUP
                             reloads it, pending searches stay
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
@@ -52,10 +56,10 @@ Options:
 `;
 
 const SPEC = {
-  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket', 'mdns-service', 'firewall'],
+  string: ['lan', 'peer', 'key-file', 'config', 'log', 'log-level', 'pid-file', 'control-socket', 'mdns-service', 'firewall', 'metrics-listen', 'metrics-allow'],
   boolean: ['help', 'version', 'json', 'hub', 'mdns'],
   integer: ['port', 'max-pending', 'max-pending-per-host'],
-  repeatable: ['lan', 'peer', 'mdns-service'],
+  repeatable: ['lan', 'peer', 'mdns-service', 'metrics-allow'],
   alias: { h: 'help', v: 'version' },
 };
 
@@ -74,6 +78,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
     maxPendingPerHost: args['max-pending-per-host'],
     mdns: args.mdns || args['mdns-service'].length ? { services: args['mdns-service'] } : undefined,
     firewall: args.firewall,
+    metrics: metricsFlags(args['metrics-listen'], args['metrics-allow']),
     log: args.log,
     logLevel: args['log-level'],
     pidFile: args['pid-file'],
@@ -83,7 +88,7 @@ function flagsToConfig(args: Args): Record<string, unknown> {
 
 const fieldFlag = flagErrors({ lans: '--lan', peers: '--peer', keyFile: '--key-file', port: '--port', maxPending: '--max-pending', maxPendingPerHost: '--max-pending-per-host', logLevel: '--log-level', firewall: '--firewall' });
 // --mdns-service becomes mdns.services[i], which flagErrors does not name.
-const flagMessage = (err: ConfigError): string => (/^mdns\.services\b/.test(err.field) ? `--mdns-service: ${err.reason}` : fieldFlag(err));
+const flagMessage = (err: ConfigError): string => (/^mdns\.services\b/.test(err.field) ? `--mdns-service: ${err.reason}` : (metricsFlagMessage(err) ?? fieldFlag(err)));
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
@@ -92,6 +97,7 @@ async function main(): Promise<number | void> {
   // and madvise when it settles after its start and after a burst,
   // lib/memory.ts), and that warns once and goes on without it.
   if (args.version) return void process.stdout.write(versionLine(NAME, [koffiPart()]));
+  if (args._[0] === 'metrics') return metricsCommand(args, DEFAULT_CONTROL_SOCKET);
   if (args._[0] === 'status') return statusCommand<SsdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
@@ -109,6 +115,7 @@ async function main(): Promise<number | void> {
     },
     start: (proxy) => proxy.start(),
     apply: (proxy, next) => proxy.reconfigure(next),
+    metrics: ssdpProxyMetrics,
     // The relay port, from the peers only: the LAN side is the LAN's own multicast, which UniFi lets in.
     openings: (_proxy, c) => [{ what: 'relay port', port: c.port, from: c.peers }],
   });

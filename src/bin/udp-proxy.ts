@@ -2,14 +2,17 @@
 // addresses (a service behind a VIP that answers from its real address). The
 // only file that reads argv, loads config and exits.
 import { parseArgs, runMain, UsageError } from '../lib/cli';
+import type { ConfigError } from '../lib/config';
 import { formatCidr } from '../lib/ip';
 import { logDaemonEvents } from '../lib/log';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
-import { flagErrors, loadOrUsage, statusCommand } from '../lib/proxy-cli';
+import { flagErrors, loadOrUsage, metricsCommand, statusCommand } from '../lib/proxy-cli';
+import { metricsFlagMessage, metricsFlags, METRICS_USAGE } from '../lib/metrics-config';
 import { VERSION, versionLine } from '../lib/version';
 import { DEFAULT_CONTROL_SOCKET, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT, loadUdpProxyConfig, type UdpProxyConfig } from '../udp-proxy/config';
 import { createUdpProxy, type UdpProxyStatus } from '../udp-proxy/daemon';
+import { udpProxyMetrics } from '../udp-proxy/metrics';
 import { formatStatus } from '../udp-proxy/status-format';
 
 const NAME = 'udp-proxy';
@@ -17,6 +20,7 @@ const NAME = 'udp-proxy';
 const USAGE = `Usage: ${NAME} --listen [ADDR:]PORT --upstream HOST:PORT [--reply-alias HOST[:PORT]]... [options]
        ${NAME} --config FILE [options]
        ${NAME} status [--control-socket PATH] [--json]
+       ${NAME} metrics [--control-socket PATH]
 
 Forwards UDP datagrams to the upstream, one upstream socket per client, and
 passes back replies that come from the upstream or from a reply alias (a
@@ -41,6 +45,7 @@ Options:
   --firewall MODE           open the ports this proxy listens on in UniFi's
                             firewall: auto (only where UniFi's chains are),
                             on, or off (auto)
+${METRICS_USAGE}
   --no-offload              one datagram per system call instead of batches
                             (recvmmsg/sendmmsg): for a kernel that misbehaves
   --log FILE                log here (size-capped at 1 MiB, one old file kept)
@@ -54,10 +59,10 @@ Options:
 const RULE_FLAGS = ['listen', 'upstream', 'reply-alias', 'idle-timeout', 'max-sessions', 'max-sessions-per-client', 'allow'] as const;
 
 const SPEC = {
-  string: ['listen', 'upstream', 'reply-alias', 'allow', 'config', 'firewall', 'log', 'log-level', 'pid-file', 'control-socket'],
+  string: ['listen', 'upstream', 'reply-alias', 'allow', 'config', 'firewall', 'metrics-listen', 'metrics-allow', 'log', 'log-level', 'pid-file', 'control-socket'],
   boolean: ['help', 'version', 'json', 'offload'],
   integer: ['idle-timeout', 'max-sessions', 'max-sessions-per-client'],
-  repeatable: ['reply-alias', 'allow'],
+  repeatable: ['reply-alias', 'allow', 'metrics-allow'],
   alias: { h: 'help', v: 'version' },
 };
 
@@ -86,11 +91,11 @@ function flagsToConfig(args: Args): Record<string, unknown> {
       },
     ];
   }
-  return { proxy, offload: args.offload, firewall: args.firewall, log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
+  return { proxy, offload: args.offload, firewall: args.firewall, metrics: metricsFlags(args['metrics-listen'], args['metrics-allow']), log: args.log, logLevel: args['log-level'], pidFile: args['pid-file'], controlSocket: args['control-socket'] };
 }
 
 // The flags make one rule, proxy[0].
-const flagMessage = flagErrors(
+const ruleFlagMessage = flagErrors(
   {
     listen: '--listen',
     upstream: '--upstream',
@@ -104,12 +109,14 @@ const flagMessage = flagErrors(
   },
   'proxy[0].',
 );
+const flagMessage = (err: ConfigError): string => metricsFlagMessage(err) ?? ruleFlagMessage(err);
 
 async function main(): Promise<number | void> {
   const args = parseArgs(process.argv.slice(2), SPEC);
   if (args.help) return void process.stdout.write(USAGE);
   if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
   if (args._[0] === 'status') return statusCommand<UdpProxyStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
+  if (args._[0] === 'metrics') return metricsCommand(args, DEFAULT_CONTROL_SOCKET);
   if (args._.length) throw new UsageError(`unexpected argument ${JSON.stringify(String(args._[0]))}`);
   const flags = flagsToConfig(args);
   const load = (): UdpProxyConfig => loadOrUsage(() => loadUdpProxyConfig(args.config, flags), !!args.config, flagMessage);
@@ -130,6 +137,7 @@ async function main(): Promise<number | void> {
       return proxy.reconfigure(next.rules);
     },
     // Each rule's port, from its allow list (anyone without one), on its listen address if it has one.
+    metrics: udpProxyMetrics,
     openings: (_proxy, c) => c.rules.map((r) => ({ what: `rule ${r.name}`, port: r.listen.port, from: r.allow.map(formatCidr), to: r.listen.address })),
   });
 }

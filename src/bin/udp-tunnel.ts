@@ -11,7 +11,9 @@ import { firewallMode, type FirewallMode } from '../lib/firewall';
 import { isIPv4, isIPv6 } from '../lib/ip';
 import { nativeVersion } from '../lib/native';
 import { serveDaemon } from '../lib/serve-daemon';
-import { statusCommand } from '../lib/proxy-cli';
+import { metricsCommand, statusCommand } from '../lib/proxy-cli';
+import { metricsFlagMessage, metricsFlags, metricsSettings, METRICS_USAGE, type MetricsSettings } from '../lib/metrics-config';
+import { udpTunnelMetrics } from '../udp-tunnel/metrics';
 import { VERSION, versionLine } from '../lib/version';
 import { rewriteOriginalFlags } from '../udp-tunnel/argv';
 import { isSigned, signMessage, verifyMessage } from '../udp-tunnel/control-auth';
@@ -33,6 +35,7 @@ const USAGE = `Usage: ${NAME} serve [-dp PORT] [-cp PORT] [options]
        ${NAME} ctl -s SERVER -o del -n NAME [-p CONTROL_PORT] [--key-file FILE]
        ${NAME} ctl -s SERVER -o list [-p CONTROL_PORT] [--key-file FILE] [--json]
        ${NAME} status [--control-socket PATH] [--json]
+       ${NAME} metrics [--control-socket PATH]
 
 A mesh of point-to-point UDP tunnels: each tunnel is a tun device whose IP
 packets travel as UDP datagrams to the remote's data port. Tunnels are added
@@ -60,6 +63,7 @@ serve options:
   --firewall MODE           let each tunnel's remote in to the data port (and
                             to control, off localhost) in UniFi's firewall:
                             auto (only where UniFi's chains are), on or off (auto)
+${METRICS_USAGE}
   --log FILE, --log-level LEVEL, --pid-file FILE, --control-socket PATH (${DEFAULT_CONTROL_SOCKET})
 ctl options:
   -s, --server HOST         the daemon to talk to (a local address means 127.0.0.1)
@@ -83,10 +87,10 @@ ctl options:
 `;
 
 const SPEC = {
-  string: ['control-address', 'key-file', 'state', 'firewall', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'tunnel6', 'netmask', 'remote', 'route'],
+  string: ['control-address', 'key-file', 'state', 'firewall', 'metrics-listen', 'metrics-allow', 'log', 'log-level', 'pid-file', 'control-socket', 'server', 'op', 'name', 'tunnel', 'tunnel6', 'netmask', 'remote', 'route'],
   boolean: ['help', 'version', 'json', 'offload'],
   integer: ['data-port', 'control-port', 'keepalive', 'port', 'mtu'],
-  repeatable: ['route'],
+  repeatable: ['route', 'metrics-allow'],
   // A tunnel name is the user's word: "-n -x" must reach the daemon, which says what is wrong with it.
   anyValue: ['name'],
   alias: { h: 'help', v: 'version', s: 'server', p: 'port', o: 'op', n: 'name', t: 'tunnel', r: 'remote' },
@@ -104,6 +108,7 @@ interface ServeConfig {
   keepaliveMs: number;
   offload: boolean;
   firewall: FirewallMode;
+  metrics?: MetricsSettings;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -124,6 +129,15 @@ function levelArg(v: string | undefined): Level {
     return parseLevel(v ?? 'info');
   } catch (err) {
     throw new UsageError(`--log-level: ${(err as Error).message}`);
+  }
+}
+
+function metricsArg(args: Args): MetricsSettings | undefined {
+  try {
+    return metricsSettings(metricsFlags(args['metrics-listen'], args['metrics-allow']));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(metricsFlagMessage(err) ?? err.message);
+    throw err;
   }
 }
 
@@ -166,6 +180,7 @@ function loadServe(args: Args): ServeConfig {
     keepaliveMs: keepalive * 1000,
     offload: args.offload !== false,
     firewall: flag('firewall', () => firewallMode(args.firewall ?? 'auto', 'firewall')),
+    metrics: metricsArg(args),
     log: args.log,
     logLevel: levelArg(args['log-level']),
     pidFile: args['pid-file'],
@@ -198,6 +213,7 @@ async function serve(args: Args): Promise<void> {
       return d;
     },
     start: (d) => d.start(),
+    metrics: udpTunnelMetrics,
     apply: async (d, next) => {
       if (next.dataPort !== config.dataPort || next.controlPort !== config.controlPort || next.keyFile !== config.keyFile) {
         throw new Error('ports and key take effect at the next start');
@@ -310,6 +326,7 @@ async function main(): Promise<number | void> {
   if (args.version) return void process.stdout.write(versionLine(NAME, [`koffi ${nativeVersion()}`]));
   const [cmd, ...rest] = args._.map(String);
   if (cmd === 'ctl') return ctl(args, rest);
+  if (cmd === 'metrics') return metricsCommand(args, DEFAULT_CONTROL_SOCKET);
   if (cmd === 'status') return statusCommand<UdpTunnelStatus>(args, DEFAULT_CONTROL_SOCKET, formatStatus);
   // No subcommand: serve, like the original's `udpProxyServer.py -dp 5000 -cp 5001`.
   if (cmd === undefined || cmd === 'serve') {

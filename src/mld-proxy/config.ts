@@ -2,7 +2,9 @@
 // on top, validated into one object. Every error names the field.
 import { array, ConfigError, int, interfaceName, loadJsonFile, object, oneOf, optional, rejectUnknownKeys, str } from '../lib/config';
 import { cidr, type Cidr } from '../lib/ip';
+import { firewallMode, type FirewallMode } from '../lib/firewall';
 import type { Level } from '../lib/log';
+import { metricsSettings, type MetricsSettings } from '../lib/metrics-config';
 import type { MldProxyOptions } from './daemon';
 
 export interface MldProxyConfig {
@@ -11,6 +13,9 @@ export interface MldProxyConfig {
   logLevel: Level;
   pidFile?: string;
   controlSocket: string;
+  /** Only the metrics port is opened (mld-proxy listens to no peer). */
+  firewall: FirewallMode;
+  metrics?: MetricsSettings;
 }
 
 export const CONFIG_KEYS = [
@@ -21,6 +26,8 @@ export const CONFIG_KEYS = [
   'prefixes',
   'maxAddresses',
   'state',
+  'firewall',
+  'metrics',
   'log',
   'logLevel',
   'pidFile',
@@ -64,6 +71,8 @@ export function parseMldConfig(raw: unknown, field = ''): MldProxyConfig {
     logLevel: optional(o.logLevel, 'logLevel', (v, f) => oneOf(v, f, LEVELS), 'info'),
     pidFile: optional(o.pidFile, 'pidFile', str, undefined),
     controlSocket: optional(o.controlSocket, 'controlSocket', str, DEFAULT_CONTROL_SOCKET),
+    firewall: optional(o.firewall, 'firewall', firewallMode, 'auto'),
+    metrics: metricsSettings(o.metrics),
   };
 }
 

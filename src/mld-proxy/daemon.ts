@@ -70,6 +70,8 @@ export interface MldProxyCounters {
   malformed: Record<string, number>;
   ignored: Record<string, number>;
   refused: number;
+  /** Addresses added to the table (not refreshes), from any source. */
+  learned: number;
   joinFailures: number;
   joins: number;
   leaves: number;
@@ -138,7 +140,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private readonly startedAt: number;
-  readonly counters: MldProxyCounters = { frames: 0, ndp: 0, malformed: {}, ignored: {}, refused: 0, joinFailures: 0, joins: 0, leaves: 0 };
+  readonly counters: MldProxyCounters = { frames: 0, ndp: 0, malformed: {}, ignored: {}, refused: 0, learned: 0, joinFailures: 0, joins: 0, leaves: 0 };
 
   constructor(opts: MldProxyOptions, deps: MldProxyDeps = {}) {
     super();
@@ -318,6 +320,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
       return;
     }
     if (r.status === 'added') {
+      this.counters.learned++;
       this.emit('learned', r.entry.address, ifname, source);
       if (r.join) this.join(r.entry.group, r.entry.address, ifname);
     }
@@ -450,6 +453,12 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
   }
 
   status(): MldProxyStatus {
+    const { addressCount: _, ...rest } = this.summary();
+    return { ...rest, addresses: this.wallSnapshot() };
+  }
+
+  /** status() without the address list (a copy of the whole table): what the metrics read at each scrape. */
+  summary(): Omit<MldProxyStatus, 'addresses'> & { addressCount: number } {
     const up = this.watcher.get(this.opts.upstream);
     return {
       upstream: { name: this.opts.upstream, present: !!up, groups: this.joiner?.size ?? 0, sockets: this.joiner?.sockets ?? 0 },
@@ -457,7 +466,7 @@ export class MldProxy extends TypedEmitter<MldProxyEvents> {
       prefixes: this.prefixText,
       timeoutMs: this.opts.timeoutMs,
       maxAddresses: this.opts.maxAddresses,
-      addresses: this.wallSnapshot(),
+      addressCount: this.table.size,
       counters: this.counters,
       startedAt: this.startedAt,
     };

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { array, bool, ConfigError, int, interfaceName, loadJsonFile, object, oneOf, optional, port, rejectUnknownKeys, str } from '../lib/config';
 import { ipv4, ipv6 } from '../lib/ip';
 import { firewallMode, type FirewallMode } from '../lib/firewall';
+import { metricsSettings, type MetricsSettings } from '../lib/metrics-config';
 import type { Level } from '../lib/log';
 import type { FilterRule } from './filter';
 import { parseServiceType } from './mdns-filter';
@@ -32,6 +33,7 @@ export interface SsdpProxyConfig {
   /** outbound: from our LANs to the peers; inbound: from the peers to our LANs. */
   filters: { outbound?: FilterRule; inbound?: FilterRule };
   firewall: FirewallMode;
+  metrics?: MetricsSettings;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -55,7 +57,7 @@ export const DEFAULT_MAX_PENDING_PER_HOST = 64;
 export const DEFAULT_MDNS_RATE = 100;
 const MIN_KEY_BYTES = 16;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'maxPendingPerHost', 'mdns', 'filters', 'firewall', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+const TOP_KEYS = ['lans', 'peers', 'keyFile', 'hub', 'port', 'maxPending', 'maxPendingPerHost', 'mdns', 'filters', 'firewall', 'metrics', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
 
 /** The shared key: the file's contents, surrounding whitespace removed (so `openssl rand -hex 32 > FILE` works). */
 export function readKeyFile(path: string, field: string): Buffer {
@@ -150,6 +152,7 @@ export function parseSsdpProxyConfig(raw: unknown, field = 'config', readKey = r
     filters: optional(o.filters, 'filters', filters, {}),
     mdns: optional(o.mdns, 'mdns', mdnsConfig, undefined),
     firewall: optional(o.firewall, 'firewall', firewallMode, 'auto'),
+    metrics: metricsSettings(o.metrics),
     maxPending: optional(o.maxPending, 'maxPending', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING),
     maxPendingPerHost: optional(o.maxPendingPerHost, 'maxPendingPerHost', (v, f) => int(v, f, { min: 1, max: 65536 }), DEFAULT_MAX_PENDING_PER_HOST),
     log: optional(o.log, 'log', str, undefined),

@@ -8,6 +8,7 @@ import { array, bool, ConfigError, int, loadJsonFile, object, oneOf, optional, r
 import { cidr, formatCidr, type Cidr } from '../lib/ip';
 import { firewallMode, type FirewallMode } from '../lib/firewall';
 import type { Level } from '../lib/log';
+import { metricsSettings, type MetricsSettings } from '../lib/metrics-config';
 import { formatEndpoint, parseEndpoint, parseListen, type Endpoint, type ListenEndpoint } from './endpoint';
 
 export interface RuleOptions {
@@ -28,6 +29,7 @@ export interface UdpProxyConfig {
   /** Batched I/O (false: --no-offload, one datagram per system call). */
   offload: boolean;
   firewall: FirewallMode;
+  metrics?: MetricsSettings;
   log?: string;
   logLevel: Level;
   pidFile?: string;
@@ -41,7 +43,7 @@ export const DEFAULT_MAX_SESSIONS = 4096;
 // many source ports still gets plenty, a host spraying ports churns only its own.
 export const DEFAULT_MAX_SESSIONS_PER_CLIENT = 256;
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-const TOP_KEYS = ['proxy', 'offload', 'firewall', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
+const TOP_KEYS = ['proxy', 'offload', 'firewall', 'metrics', 'log', 'logLevel', 'pidFile', 'controlSocket'] as const;
 const RULE_KEYS = ['name', 'listen', 'upstream', 'replyAlias', 'reply-addr-alias', 'idleTimeout', 'maxSessions', 'maxSessionsPerClient', 'allow'] as const;
 
 export function defaultRuleName(listen: ListenEndpoint, upstream: Endpoint): string {
@@ -124,6 +126,7 @@ export function parseUdpProxyConfig(raw: unknown, field = 'config'): UdpProxyCon
     rules,
     offload: optional(o.offload, 'offload', bool, true),
     firewall: optional(o.firewall, 'firewall', firewallMode, 'auto'),
+    metrics: metricsSettings(o.metrics),
     log: optional(o.log, 'log', str, undefined),
     logLevel: optional(o.logLevel, 'logLevel', (v, f) => oneOf(v, f, LEVELS), 'info'),
     pidFile: optional(o.pidFile, 'pidFile', str, undefined),

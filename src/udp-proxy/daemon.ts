@@ -7,7 +7,7 @@ import type { DaemonLogEvents } from '../lib/log';
 import { kernelRefusalStandIn, type DataPathStatus } from '../lib/offload';
 import { probeBatching } from '../lib/udp-socket';
 import { defaultRuleName, ruleKey, type RuleOptions } from './config';
-import { BATCH, ProxyIo, ProxyRule, type RuleStatus } from './rule';
+import { BATCH, ProxyIo, ProxyRule, type RuleCounts, type RuleStatus } from './rule';
 
 export interface UdpProxyDeps {
   /** Wall clock: times in the status. */
@@ -164,6 +164,11 @@ export class UdpProxy extends TypedEmitter<UdpProxyEvents> {
 
   status(): UdpProxyStatus {
     return { startedAt: this.startedAt, now: this.now(), dataPath: this.dataPath, batch: BATCH, rules: this.rules.map((r) => r.rule.status()) };
+  }
+
+  /** The rules' counters and how many sessions each holds, without the session list status() builds (metrics.ts). */
+  ruleCounters(): RuleCounts[] {
+    return this.rules.map(({ rule }) => rule.counts());
   }
 
   /** Closes every socket. Safe to call twice. */

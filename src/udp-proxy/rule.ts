@@ -139,6 +139,18 @@ export interface RuleStatus {
   sessions: SessionStatus[];
 }
 
+/** What the metrics need of a rule: its counters and the session count, not the sessions. */
+export interface RuleCounts {
+  name: string;
+  listening: boolean;
+  /** The upstream, then each alias, as status shows them; replies[i] came from sources[i]. */
+  sources: string[];
+  replies: readonly number[];
+  counters: RuleCounters;
+  sessions: number;
+  maxSessions: number;
+}
+
 /** The slots and header vectors the rules of one daemon share: the loop is single-threaded. */
 export class ProxyIo {
   readonly ring = new DatagramRing(BATCH, SLOT_BYTES);
@@ -498,6 +510,11 @@ export class ProxyRule {
       this.counters.sessionsExpired++;
       this.closeSession(e, 'idle');
     }
+  }
+
+  counts(): RuleCounts {
+    const o = this.opts;
+    return { name: o.name, listening: this.listening, sources: [formatEndpoint(o.upstream), ...o.aliases.map((a) => formatEndpoint(a))], replies: this.replies, counters: this.counters, sessions: this.table.size, maxSessions: o.maxSessions };
   }
 
   status(): RuleStatus {

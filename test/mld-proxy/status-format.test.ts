@@ -10,7 +10,7 @@ const status: MldProxyStatus = {
   timeoutMs: 1_800_000,
   maxAddresses: 4096,
   addresses: [{ address: '2001:db8:1::1234:5678', group: 'ff02::1:ff34:5678', interface: 'br0', lastSeen: 1_000_000, joined: true, source: 'ndp' }],
-  counters: { frames: 5, ndp: 4, malformed: { 'hop-limit': 1 }, ignored: {}, refused: 0, joinFailures: 0, joins: 1, leaves: 0 },
+  counters: { frames: 5, ndp: 4, malformed: { 'hop-limit': 1 }, ignored: {}, refused: 0, learned: 0, joinFailures: 0, joins: 1, leaves: 0 },
   startedAt: 0,
 };
 
