@@ -273,6 +273,8 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	check "[$name] udm-proxies status" run_sh "$out/status.txt" -- "$MANAGER" status mld-proxy
 	check "[$name] status shows the PID and the daemon's own status" \
 		has_all "$out/status.txt" "running as PID $pid" "upstream:   $IF_UP"
+	check "[$name] udm-proxies metrics" run_sh "$out/metrics.txt" -- "$MANAGER" metrics mld-proxy
+	check "[$name] metrics prints the daemon's exposition" has_all "$out/metrics.txt" "# udm-proxies: mld-proxy" "mld_proxy_build_info{" "process_open_fds "
 	check "[$name] udm-proxies doctor" run_sh "$out/doctor.txt" -- "$MANAGER" doctor
 	check "[$name] doctor names model, firmware, kernel, space, the proxy and its log" \
 		has_all "$out/doctor.txt" "UniFi Dream Machine Pro" "firmware: 4.0.6" "kernel:" "== free space" \
