@@ -3,7 +3,9 @@
 # Debian packages (qemu-user for the arm64 executables, cross libs, binutils to
 # strip and read ELF, iproute2 and the real test peers, libfaketime for the
 # fault tests; qemu-system-arm, debootstrap and e2fsprogs to build and boot the
-# arm64 VM; iptables (its legacy tools) and conntrack for the UniFi firewall lab), then npm ci.
+# arm64 VM; iptables (its legacy tools) and conntrack for the UniFi firewall lab; prometheus,
+# which scrapes the proxies in the metrics test and whose promtool checks their output: 96 MB
+# installed), then npm ci.
 # Safe to run again: it installs only what is missing.
 set -eu
 
@@ -13,7 +15,7 @@ DEBIAN_PACKAGES="
   iproute2 iputils-ping procps psmisc tcpdump ndisc6 busybox shellcheck curl openssh-server
   ndppd radvd python3 dnsmasq bind9-dnsutils nftables iperf3 minidlna nmap
   avahi-daemon avahi-utils python3-zeroconf dbus-daemon
-  faketime iptables conntrack
+  faketime iptables conntrack prometheus
   qemu-system-arm debootstrap e2fsprogs util-linux
 "
 # Only `make bench` needs these: nginx's UDP proxy, socat's TUN tunnel and
