@@ -6,7 +6,11 @@
 #   1. the image: built once into .cache/vm/ (about 5 minutes), reused until its
 #      recipe (test/lab/vm/build.sh, test/lab/vm/packages) changes
 #   2. proxies.sh: each proxy does its real job in namespaces inside the guest
-#   3. boot-proof.sh, one boot per phase on the same disks: install from a release
+#   3. unifi.sh: two UniFi-shaped gateways (UniFi's firewall through iptables-legacy,
+#      re-provisioned by a unit in the guest; UDM-Pro names; WireGuard; avahi reflector):
+#      udp-tunnel and ssdp-proxy with --firewall off and auto, through re-provisionings
+#      and WAN churn (issue 20)
+#   4. boot-proof.sh, one boot per phase on the same disks: install from a release
 #      served in the guest -> reboot -> a firmware update (vm_update_root: a pristine
 #      root, /etc/systemd and /data kept) -> kill -9, a second proxy, uninstalls ->
 #      udm-boot: one daemon -> a dropped unit put back by udm-boot and by repair
@@ -31,9 +35,11 @@ at_exit drop_disks
 
 vm_image
 vm_disks "$WORK"
-# DEVICE_STEPS: the steps to run (for a developer; default both).
-case " ${DEVICE_STEPS:-proxies proof} " in *" proxies "*) vm_boot "$WORK" proxies.sh 600 || true ;; esac
-case " ${DEVICE_STEPS:-proxies proof} " in *" proof "*) ;; *) finish ;; esac
+# DEVICE_STEPS: the steps to run (for a developer; default all: proxies unifi proof).
+steps=" ${DEVICE_STEPS:-proxies unifi proof} "
+case $steps in *" proxies "*) vm_boot "$WORK" proxies.sh 600 || true ;; esac
+case $steps in *" unifi "*) vm_boot "$WORK" unifi.sh 600 || true ;; esac
+case $steps in *" proof "*) ;; *) finish ;; esac
 
 # Each phase needs the one before; the first that fails ends the proof.
 proof() { # PHASE LIMIT

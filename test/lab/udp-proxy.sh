@@ -7,7 +7,8 @@
 #                                                      VIP 10.0.2.254 fd00:2::254 (dnsmasq)
 #                                                      real 10.0.2.2 fd00:2::2 (replies: nft SNAT)
 #                                                      other 10.0.2.3 (a foreign source)
-# Namespaces (short names for nsx): client, proxy, svc. Needs ip, nft, dnsmasq, dig.
+# Namespaces (short names for nsx): client, proxy, svc. Needs ip, nft (or iptables-legacy),
+# dnsmasq, dig.
 #
 # udp_topology_up           all of it: udp_links_up, then the VIP service (nft, dnsmasq)
 # udp_links_up              the three boxes and their addresses; the proxy does not route
@@ -52,6 +53,19 @@ udp_route_direct() {
 udp_vip_service_up() {
 	# The service answers from its real address, not the VIP it was asked on: queries are
 	# not tracked, so each reply is a new flow and the SNAT rule applies to it.
+	if ! command -v nft >/dev/null; then
+		# A UniFi-shaped host (the arm64 VM) has iptables-legacy only: the same two rules.
+		nsx svc iptables-legacy -t raw -A PREROUTING -d 10.0.2.254 -p udp --dport 53 -j NOTRACK
+		nsx svc ip6tables-legacy -t raw -A PREROUTING -d fd00:2::254 -p udp --dport 53 -j NOTRACK
+		nsx svc iptables-legacy -t nat -A POSTROUTING -s 10.0.2.254 -p udp --sport 53 -j SNAT --to-source 10.0.2.2
+		nsx svc ip6tables-legacy -t nat -A POSTROUTING -s fd00:2::254 -p udp --sport 53 -j SNAT --to-source fd00:2::2
+	else
+		udp_vip_nft
+	fi
+	udp_vip_dnsmasq_up
+}
+
+udp_vip_nft() {
 	nsx svc nft -f - <<'EOF'
 table inet vipreply {
 	chain pre {
@@ -66,7 +80,9 @@ table inet vipreply {
 	}
 }
 EOF
+}
 
+udp_vip_dnsmasq_up() {
 	bg_in svc "$LAB_TMP/dnsmasq.log" dnsmasq -k -C /dev/null --pid-file= -u root -g root --no-resolv --no-hosts \
 		--log-facility=- --address=/svc.test/192.0.2.53 --address=/svc.test/2001:db8::53
 	require_wait 5 "dnsmasq answers on the VIP (from the service itself)" \

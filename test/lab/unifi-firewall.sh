@@ -12,6 +12,8 @@
 #   pre-zone layout; the zone-based one (UniFi Network 9) sends it to
 #   UBIOS_VPN_LOCAL_USER, and a custom zone's bridge to UBIOS_CUSTOM1_IN_USER.
 #   IPv6 the same, with ICMPv6 let in on the WAN (neighbour discovery needs it).
+#   UNIFI_FW_WAN_UDP (space-separated ports, default none): UDP ports UniFi itself lets in
+#   on the WAN, as it does for its own VPN listeners (Site Magic's WireGuard, for the VM).
 #
 # unifi_fw_template LAYOUT FAMILY WAN VPN LAN GUEST   prints the filter table (iptables-save
 #                                 format); LAYOUT pre-zone or zones, FAMILY 4 or 6
@@ -25,7 +27,7 @@
 #                                 its comments and counters (to compare two of them)
 
 unifi_fw_template() { # LAYOUT FAMILY WAN VPN LAN GUEST
-	local layout=$1 fam=$2 wan=$3 vpn=$4 lan=$5 guest=$6 icmp=icmp vpnchain=UBIOS_WAN_LOCAL_USER guestchain=UBIOS_GUEST_LOCAL_USER
+	local layout=$1 fam=$2 wan=$3 vpn=$4 lan=$5 guest=$6 icmp=icmp p vpnchain=UBIOS_WAN_LOCAL_USER guestchain=UBIOS_GUEST_LOCAL_USER
 	[ "$fam" = 4 ] || icmp=ipv6-icmp
 	if [ "$layout" = zones ]; then
 		vpnchain=UBIOS_VPN_LOCAL_USER
@@ -55,6 +57,9 @@ EOF
 		echo "-A $c -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
 		echo "-A $c -m conntrack --ctstate INVALID -j DROP"
 		[ "$fam" = 4 ] || echo "-A $c -p ipv6-icmp -j RETURN"
+		if [ "$c" = UBIOS_WAN_LOCAL_USER ]; then
+			for p in ${UNIFI_FW_WAN_UDP:-}; do echo "-A $c -p udp -m udp --dport $p -j RETURN"; done
+		fi
 		echo "-A $c -j DROP"
 	done
 	cat <<EOF

@@ -71,6 +71,10 @@ registered=1
 echo ":$ENTRY:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:$QEMU:OPF" >"$BINFMT/register"
 nice -n 19 chroot "$R" /debootstrap/debootstrap --second-stage >"$OUT/debootstrap2.log" 2>&1 ||
 	{ tail -n 20 "$OUT/debootstrap2.log"; exit 1; }
+# UniFi's iptables is the legacy one; Debian's points at nf_tables by default.
+for alt in iptables ip6tables; do
+	chroot "$R" update-alternatives --set "$alt" "/usr/sbin/$alt-legacy" >>"$OUT/debootstrap2.log" 2>&1
+done
 echo -1 >"$BINFMT/$ENTRY"
 registered=0
 
@@ -86,7 +90,7 @@ mkdir -p "$R/data" "$R/mnt/repo" "$R/mnt/out" "$R/mnt/release"
 # (the scenarios start their peers themselves).
 for u in getty@tty1.service serial-getty@ttyAMA0.service apt-daily.timer apt-daily-upgrade.timer \
 	e2scrub_all.timer e2scrub_reap.service fstrim.timer radvd.service ndppd.service \
-	systemd-timesyncd.service; do
+	systemd-timesyncd.service avahi-daemon.service avahi-daemon.socket; do
 	ln -sf /dev/null "$R/etc/systemd/system/$u"
 done
 mkdir -p "$R/etc/systemd/journald.conf.d"

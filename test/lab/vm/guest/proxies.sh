@@ -15,7 +15,7 @@ set -euo pipefail
 cd /mnt/repo
 . test/e2e/lib.sh
 need_root
-need_cmd ip python3 dnsmasq dig nft iperf3 radvd ndppd
+need_cmd ip python3 dnsmasq dig iperf3 radvd ndppd
 REL=${UDMVM_RELEASE:-/mnt/release}
 for m in veth bridge tun; do modprobe "$m"; done
 
