@@ -10,7 +10,9 @@
 #      re-provisioned by a unit in the guest; UDM-Pro names; WireGuard; avahi reflector):
 #      udp-tunnel and ssdp-proxy with --firewall off and auto, through re-provisionings
 #      and WAN churn (issue 20)
-#   4. boot-proof.sh, one boot per phase on the same disks: install from a release
+#   4. proxies.sh kernel-4.4: the jobs of 2 again with the system calls added after
+#      Linux 4.4 answering ENOSYS and the offloads refused (the UDR's kernel)
+#   5. boot-proof.sh, one boot per phase on the same disks: install from a release
 #      served in the guest -> reboot -> a firmware update (vm_update_root: a pristine
 #      root, /etc/systemd and /data kept) -> kill -9, a second proxy, uninstalls ->
 #      udm-boot: one daemon -> a dropped unit put back by udm-boot and by repair
@@ -35,10 +37,11 @@ at_exit drop_disks
 
 vm_image
 vm_disks "$WORK"
-# DEVICE_STEPS: the steps to run (for a developer; default all: proxies unifi proof).
-steps=" ${DEVICE_STEPS:-proxies unifi proof} "
+# DEVICE_STEPS: the steps to run (for a developer; default all: proxies unifi kernel-4.4 proof).
+steps=" ${DEVICE_STEPS:-proxies unifi kernel-4.4 proof} "
 case $steps in *" proxies "*) vm_boot "$WORK" proxies.sh 600 || true ;; esac
 case $steps in *" unifi "*) vm_boot "$WORK" unifi.sh 600 || true ;; esac
+case $steps in *" kernel-4.4 "*) vm_boot "$WORK" "proxies.sh kernel-4.4" 600 || true ;; esac
 case $steps in *" proof "*) ;; *) finish ;; esac
 
 # Each phase needs the one before; the first that fails ends the proof.

@@ -11,7 +11,17 @@
 #               (IP_MULTICAST_IF) and the device's reply reaches the client's port
 #   udp-proxy   dig through the proxy gets dnsmasq's answer from the VIP's alias
 #   udp-tunnel  ping and a short iperf3 between two hosts, keyless and keyed (tun)
+#
+# proxies.sh kernel-4.4: the same jobs once more as on the oldest kernel an owner can
+# install on (the UDR's 4.4.198; issue 20): each proxy runs as a transient systemd
+# service whose SystemCallFilter= makes every system call that kernels after 4.4 added
+# answer ENOSYS (the list read from this guest's asm-generic/unistd.h, the generic
+# table arm64 uses: v4.4 ended at __NR_mlock2 284, so every number from 285 on is
+# newer), with UDP GSO, the tun offloads and batched I/O refused as well (the daemons'
+# UDM_PROXIES_TEST_KERNEL_REFUSES stand-ins); each must do its job and say once in its
+# log what it does without.
 set -euo pipefail
+MODE=${1:-}
 cd /mnt/repo
 . test/e2e/lib.sh
 need_root
@@ -19,13 +29,59 @@ need_cmd ip python3 dnsmasq dig iperf3 radvd ndppd
 REL=${UDMVM_RELEASE:-/mnt/release}
 for m in veth bridge tun; do modprobe "$m"; done
 
+# proxy_in NS LOGFILE EXE ARGS...: a proxy in NS, as bg_in starts it; in kernel-4.4 mode
+# through systemd-run with the newer system calls refused (K44_REFUSES: the offloads).
+proxy_in() { bg_in "$@"; }
+K44_N=0
+K44_REFUSES=
+if [ "$MODE" = kernel-4.4 ]; then
+	HDR=/usr/include/asm-generic/unistd.h
+	require "the kernel's generic syscall table is here ($HDR, linux-libc-dev)" test -r "$HDR"
+	require "... and 4.4's last call is where v4.4 had it: __NR_mlock2 284" grep -qx '#define __NR_mlock2 284' "$HDR"
+	# Every __NR_ name numbered 285 or above, less the block that only 32-bit and
+	# compat builds have (the time64 calls: arm64 has never had those numbers).
+	K44_LIST=$(awk '
+		/^#if/ { d++; skip[d] = ($0 ~ /__BITS_PER_LONG == 32/); next }
+		/^#endif/ { d--; next }
+		{ for (i = 1; i <= d; i++) if (skip[i]) next }
+		$1 == "#define" && $2 ~ /^__NR_/ && $2 != "__NR_syscalls" && $3 ~ /^[0-9]+$/ && $3 + 0 >= 285 { print substr($2, 6) }' "$HDR" | sort -u | paste -sd' ')
+	require "the list of calls added after 4.4 is not empty" test -n "$K44_LIST"
+	echo "# refused with ENOSYS ($(wc -w <<<"$K44_LIST") calls, numbers 285-$(awk '$1 == "#define" && $2 == "__NR_syscalls" { print $3 - 1 }' "$HDR") of $HDR): $K44_LIST"
+	proxy_in() {
+		local ns=$1 log=$2
+		shift 2
+		K44_N=$((K44_N + 1))
+		# Through ip netns exec, under the filter too: it also mounts the namespace's own
+		# /sys, which the daemons read (NetworkNamespacePath= would leave the host's).
+		setsid systemd-run --quiet --collect --pipe --wait --unit="udmvm-k44-$K44_N" \
+			-p SystemCallFilter="~$K44_LIST" -p SystemCallErrorNumber=ENOSYS \
+			-E UDM_PROXIES_TEST_KERNEL_REFUSES="$K44_REFUSES" \
+			ip netns exec "$(ns_name "$ns")" "$@" >"$log" 2>&1 </dev/null &
+		LAB_BG_PID=$!
+		bg_track "$LAB_BG_PID"
+		wait_for 10 "$(basename "$1") runs under the filter (udmvm-k44-$K44_N: Seccomp 2, newer calls answer ENOSYS${K44_REFUSES:+, refused: $K44_REFUSES})" k44_filtered "udmvm-k44-$K44_N"
+	}
+	k44_filtered() {
+		local pid
+		pid=$(systemctl show -p MainPID --value "$1.service")
+		[ "${pid:-0}" != 0 ] && grep -qx $'Seccomp:\t2' "/proc/$pid/status"
+	}
+	# shellcheck disable=SC2317 # run by at_exit
+	k44_stop() { systemctl stop 'udmvm-k44-*.service' 2>/dev/null || true; }
+	at_exit k44_stop
+	# What the journal said about the filter (a name systemd did not know is skipped).
+	k44_journal() { journalctl -b -o cat -u 'udmvm-k44-*' 2>/dev/null | grep -i 'system call\|syscall' | sort -u | sed 's/^/# systemd: /' | head -n 20 || true; }
+fi
+# said_once LOG TEXT: the daemon's log says TEXT exactly once.
+said_once() { [ "$(grep -cF -- "$2" "$1")" = 1 ] || { grep -F -- "$2" "$1"; return 1; }; }
+
 # ------------------------------------------------------------------ mld-proxy
 echo "# mld-proxy"
 MLD_WITH_OTHER=0
 . test/lab/mld-proxy.sh
 mld_topology_up
 MP=$REL/mld-proxy-linux-arm64
-bg_in rtr "$LAB_TMP/mld.out" "$MP" --check-interval 1 --log "$LAB_TMP/mld.log" \
+proxy_in rtr "$LAB_TMP/mld.out" "$MP" --check-interval 1 --log "$LAB_TMP/mld.log" \
 	--control-socket "$LAB_TMP/mld.sock" --pid-file "$LAB_TMP/mld.pid" "$RTR_WAN" "$RTR_LAN"
 wait_for 30 "mld-proxy captures NDP on $RTR_LAN" grep -q "capturing NDP on $RTR_LAN" "$LAB_TMP/mld.log"
 H2_ADDR=2001:db8:1::2222:2
@@ -64,8 +120,8 @@ EOF
 bg_in alan "$LAB_TMP/device.out" python3 -u "$LAB_TMP/device.py"
 conf a '["lan0"]' '["10.0.0.2"]'
 conf b '["lan0"]' '["10.0.0.1"]'
-bg_in arouter "$LAB_TMP/a.out" "$SP" --config "$LAB_TMP/a.json"
-bg_in brouter "$LAB_TMP/b.out" "$SP" --config "$LAB_TMP/b.json"
+proxy_in arouter "$LAB_TMP/a.out" "$SP" --config "$LAB_TMP/a.json"
+proxy_in brouter "$LAB_TMP/b.out" "$SP" --config "$LAB_TMP/b.json"
 wait_for 30 "both ssdp-proxies joined the SSDP group on their LAN" \
 	sh -c "grep -q 'joined 239' '$LAB_TMP/a.log' && grep -q 'joined 239' '$LAB_TMP/b.log'"
 wait_for 5 "the device on A's LAN listens" grep -q listening "$LAB_TMP/device.out"
@@ -84,11 +140,16 @@ echo "# udp-proxy"
 . test/lab/udp-proxy.sh
 udp_topology_up
 UP=$REL/udp-proxy-linux-arm64
-bg_in proxy "$LAB_TMP/udp.out" "$UP" --listen 10.0.1.1:5302 --upstream 10.0.2.254:53 \
+K44_REFUSES=batching
+proxy_in proxy "$LAB_TMP/udp.out" "$UP" --listen 10.0.1.1:5302 --upstream 10.0.2.254:53 \
 	--reply-alias 10.0.2.2:53 --control-socket "$LAB_TMP/udp.sock" --log "$LAB_TMP/udp.log"
 wait_for 30 "udp-proxy answers on its status socket" nsx proxy "$UP" status --control-socket "$LAB_TMP/udp.sock"
 dig_ok() { [ "$(nsx client dig +short +tries=1 +time=2 -p 5302 @10.0.1.1 svc.test A)" = 192.0.2.53 ]; }
 wait_for 20 "dig through udp-proxy gets dnsmasq's answer, sent from the alias 10.0.2.2" dig_ok
+if [ "$MODE" = kernel-4.4 ]; then
+	check "udp-proxy said once that it moves one datagram per call" said_once "$LAB_TMP/udp.log" "the kernel refused recvmmsg/sendmmsg"
+	nsx proxy "$UP" status --control-socket "$LAB_TMP/udp.sock" | grep -i 'batch\|datagram' | sed 's/^/# udp-proxy status: /' || true
+fi
 
 # ------------------------------------------------------------------ udp-tunnel
 echo "# udp-tunnel"
@@ -103,7 +164,7 @@ pair() {
 	local keyed=$1 dp=$2 net=$3 h key=()
 	[ "$keyed" = 0 ] || key=(--key-file "$LAB_TMP/key")
 	for h in h1 h2; do
-		bg_in "$h" "$LAB_TMP/$h-$dp.out" "$UT" serve -dp "$dp" -cp $((dp + 1)) "${key[@]}" \
+		proxy_in "$h" "$LAB_TMP/$h-$dp.out" "$UT" serve -dp "$dp" -cp $((dp + 1)) "${key[@]}" \
 			--control-socket "$LAB_TMP/$h-$dp.sock" --log "$LAB_TMP/$h-$dp.log"
 	done
 	for h in h1 h2; do
@@ -120,6 +181,31 @@ pair() {
 		bash -c "ip netns exec $(ns_name h2) ss -ltn | grep -q '$net.2:5201'"
 	check "iperf3 TCP h1 -> h2 through the tunnel for 1 s (key: $keyed)" nsx h1 iperf3 -c "$net.2" -t 1 -f m
 }
-pair 0 5000 10.0.1
-pair 1 5100 10.0.2
+if [ "$MODE" = kernel-4.4 ]; then
+	# The first pair with tun offloads on, so UDP GSO is asked for (and refused); the
+	# second with the tun offloads and batched I/O refused.
+	K44_REFUSES=udp-gso
+	pair 0 5000 10.0.1
+	check "udp-tunnel said once that it sends without UDP GSO" said_once "$LAB_TMP/h1-5000.log" "the kernel refused UDP GSO"
+	K44_REFUSES=tun-offload,batching
+	pair 1 5100 10.0.2
+	check "udp-tunnel said once that its tun devices move plain packets" said_once "$LAB_TMP/h1-5100.log" "the kernel refused TUNSETOFFLOAD"
+	check "... and once that it moves one datagram per call" said_once "$LAB_TMP/h1-5100.log" "the kernel refused recvmmsg/sendmmsg"
+	# Which of the refused calls a daemon really asks for (Node and its libraries fall back
+	# on ENOSYS): udp-tunnel for 10 s under strace, inside the filter.
+	timeout -s INT 10 systemd-run --quiet --collect --pipe --wait \
+		-p SystemCallFilter="~$K44_LIST" -p SystemCallErrorNumber=ENOSYS \
+		strace -f -qq -o "$LAB_TMP/strace.txt" -e trace="${K44_LIST// /,}" \
+		"$UT" serve -dp 5200 -cp 5201 --control-socket "$LAB_TMP/st.sock" --log "$LAB_TMP/st.log" >/dev/null 2>&1 || true
+	systemctl stop 'run-*.service' 2>/dev/null || true
+	echo "# udp-tunnel's first 10 s asked for: $(awk '/ENOSYS/ { sub(/^[0-9]+ +/, ""); sub(/\(.*/, ""); n[$0]++ } END { for (c in n) printf "%s x%d, ", c, n[c] }' "$LAB_TMP/strace.txt" 2>/dev/null)(each answered ENOSYS)"
+	# What each daemon said about its data path, and any warning (to read, not judged here).
+	for f in mld.log a.log b.log udp.log h1-5000.log h1-5100.log; do
+		grep -iE 'refus|ENOSYS|without|warn|error' "$LAB_TMP/$f" | sed "s|^|# $f: |" | head -n 8 || true
+	done
+	k44_journal
+else
+	pair 0 5000 10.0.1
+	pair 1 5100 10.0.2
+fi
 finish
