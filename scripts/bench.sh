@@ -283,6 +283,12 @@ if [ -x dist/udp-proxy-linux-x64 ]; then
 	echo "== firewall (scripts/bench-firewall.sh)"
 	bash scripts/bench-firewall.sh
 fi
+# The Prometheus metrics: a scrape's CPU with full tables, idle memory with them on and off.
+if [ -x dist/udp-proxy-linux-x64 ] && [ -x dist/mld-proxy-linux-x64 ]; then
+	echo
+	echo "== metrics (scripts/bench-metrics.sh)"
+	bash scripts/bench-metrics.sh
+fi
 # Each proxy's memory on arm64, in the test VM (about 5 minutes, more if the image
 # must be built first).
 if [ -x dist/mld-proxy-linux-arm64 ]; then

@@ -6,7 +6,7 @@
 // requests, no body; anything else is an HTTP error and a counter, never a
 // log line. The body is made at most once per RENDER_REUSE_MS and format, so
 // a scraper in a loop costs a copy, not a walk of the tables.
-import http from 'node:http';
+import type http from 'node:http';
 import type net from 'node:net';
 import { cidrContains, parseIPv4, parseIPv6, type Cidr } from './ip';
 import { counter, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, wantsOpenMetrics, type MetricFamily } from './metrics';
@@ -51,6 +51,8 @@ export function allowed(allow: Cidr[], remote: string | undefined): boolean {
 }
 
 export async function serveMetrics(opts: MetricsServerOptions): Promise<MetricsServer> {
+  // Loaded here, not at the top: a daemon without --metrics-listen never loads Node's HTTP stack.
+  const http = require('node:http') as typeof import('node:http');
   const { settings } = opts;
   const now = opts.now ?? Date.now;
   const counters: MetricsServerCounters = { requests: {}, refused: { notAllowed: 0, tooMany: 0 } };
