@@ -4,7 +4,8 @@
 # its lab (test/lab/), flooded on every input with random, truncated, oversized and
 # mutated datagrams and frames (scripts/fuzz/flood.ts), plus the floods of issue 15 (a
 # source-port flood of udp-proxy, a pending-table flood of ssdp-proxy, oversized data to
-# udp-tunnel), while a legitimate client keeps using it. One table per daemon: inputs
+# udp-tunnel, and udp-proxy's metrics endpoint with malformed requests and held connections,
+# scripts/fuzz/http-flood.py), while a legitimate client keeps using it. One table per daemon: inputs
 # sent, what the daemon counted, crashes, the legitimate client's success during the
 # flood and in the minute after, and memory before, at the peak and a minute after.
 # Goals are reported (ok or MISSED), not asserted; a crash makes the run fail.
@@ -101,7 +102,8 @@ require_wait 15 "ssdp-proxy: a search on B's LAN finds minidlna on A's" ssdp_leg
 # udp-proxy: the hostile client 10.0.1.2, the legitimate one 10.0.1.3 on the same link.
 udp_topology_up
 nsx client ip addr add 10.0.1.3/24 dev c0
-udp_proxy_start "$UP" --listen 10.0.1.1:53 --upstream 10.0.2.254:53 --reply-alias 10.0.2.2 --log "$T/udp-proxy.log"
+udp_proxy_start "$UP" --listen 10.0.1.1:53 --upstream 10.0.2.254:53 --reply-alias 10.0.2.2 --log "$T/udp-proxy.log" \
+	--metrics-listen 10.0.1.1:9813 --metrics-allow 10.0.1.2/32
 udp_legit() { [ "$(nsx client dig +short +tries=1 +time=1 -b 10.0.1.3 @10.0.1.1 svc.test A)" = 192.0.2.53 ]; }
 require_wait 5 "udp-proxy: dig from the legitimate client" udp_legit
 
@@ -165,6 +167,14 @@ START[udp-proxy]=$(now_ms)
 for r in 1 2 3; do flood udp-proxy client "DNS queries from 10000 source ports (round $r)" udp 10.0.1.1 53 10000 dns --ports 10000; done
 flood udp-proxy client "oversized (65507 B)" udp 10.0.1.1 53 1000 oversized
 flood udp-proxy client "random" udp 10.0.1.1 53 20000 random
+# flood_http NAME NS WHAT ARGS... : like flood, with the metrics endpoint's flood
+flood_http() {
+	local out
+	out=$(nsx "$2" python3 "$root/scripts/fuzz/http-flood.py" "${@:4}" --seed "$SEED") || out='{"sent":0}'
+	SENT[$1]+="$3|$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["sent"])' "$out");"
+}
+flood_http udp-proxy client "metrics: malformed requests, held connections" 10.0.1.1 9813 3000
+flood_http udp-proxy client "metrics: connections from outside the allow list" 10.0.1.1 9813 2000 --bind 10.0.1.3
 END[udp-proxy]=$(now_ms)
 
 echo "== udp-tunnel: oversized and random data from a stranger and the peer, hostile control"
@@ -186,6 +196,7 @@ END[tunnel-keyed]=${END[tunnel]}
 status_json rtr "$MP" "$T/mld-proxy.sock" >"$T/mld.status" || true
 status_json brouter "$SP" "$T/b.sock" >"$T/ssdp.status" || true
 status_json proxy "$UP" "$T/udp-proxy.sock" >"$T/udp-proxy.status" || true
+nsx proxy "$UP" metrics --control-socket "$T/udp-proxy.sock" 2>/dev/null | grep '^udm_proxies_metrics_' | tr ' ' '|' >"$T/udp-proxy.metrics" || true
 status_json h1 "$UT" "$T/h1.sock" >"$T/tunnel.status" || true
 status_json h1 "$UT" "$T/h1-k.sock" >"$T/tunnel-keyed.status" || true
 last=0
@@ -221,6 +232,7 @@ def walk(v, path):
 text = open(sys.argv[1]).read()
 walk(json.loads(text) if text.strip() else {}, "")' "$T/$n.status" >"$T/$n.counts"
 	while IFS='|' read -r what value; do row "counted: $what" "$value" - "" -; done <"$T/$n.counts"
+	if [ -e "$T/$n.metrics" ]; then while IFS='|' read -r what value; do row "counted: $what" "$value" - "" -; done <"$T/$n.metrics"; fi
 	bg_alive "${PID[$n]}" || crashed=1
 	crashes_total=$((crashes_total + crashed))
 	row "crashes" "$crashed" - "" "<1"
