@@ -36,6 +36,9 @@ export interface RunningProxy {
   releaseBuffers?(): void;
 }
 
+/** How often the metrics endpoint tries again to listen (its address not there yet, at boot). */
+const METRICS_RETRY_MS = 5000;
+
 /** How often the memory releaser looks at RssAnon (lib/memory.ts). */
 const MEMORY_CHECK_MS = 1000;
 
@@ -103,14 +106,26 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     ...firewallMetrics(firewall?.status()),
     ...(metricsServer ? metricsServerMetrics(metricsServer.counters) : []),
   ];
+  // The endpoint's address may not be up yet (a LAN bridge at boot): the proxy starts
+  // anyway, and the endpoint follows when it can listen; one warning, one info line.
+  let metricsRetry: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const startMetrics = async (m: MetricsSettings, warned: boolean): Promise<void> => {
+    try {
+      const server = await serveMetrics({ settings: m, render: (om) => render(families(), om) });
+      if (stopped) return server.close();
+      metricsServer = server;
+      log.info(`metrics: http://${hostPort(m)}/metrics` + (m.allow.length ? ` for ${m.allow.map(formatCidr).join(', ')}` : ' for anyone who reaches it'));
+    } catch (err) {
+      if (stopped) return;
+      if (!warned) log.warn(`${(err as Error).message}; trying again every ${METRICS_RETRY_MS / 1000} s`);
+      metricsRetry = setTimeout(() => void startMetrics(m, true), METRICS_RETRY_MS);
+    }
+  };
   try {
     statusServer = await serveStatus(config.controlSocket, () => ({ ...proxy.status(), memory: memory.status(), firewall: firewall?.status() }), log);
     metricsSocket = await serveStatus(metricsSocketPath(config.controlSocket), () => render(families(), false), log, { text: true });
-    if (config.metrics) {
-      metricsServer = await serveMetrics({ settings: config.metrics, render: (om) => render(families(), om) });
-      const m = config.metrics;
-      log.info(`metrics: http://${hostPort(m)}/metrics` + (m.allow.length ? ` for ${m.allow.map(formatCidr).join(', ')}` : ' for anyone who reaches it'));
-    }
+    if (config.metrics) await startMetrics(config.metrics, false);
     await opts.start(proxy);
     // Not awaited: a firewall that is slow to answer must not hold the start.
     void firewall?.start();
@@ -118,6 +133,8 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
     // A half-started daemon must not keep the socket or the PID file.
     await firewall?.close();
     proxy.close();
+    stopped = true;
+    clearTimeout(metricsRetry);
     metricsServer?.close();
     metricsSocket?.close();
     statusServer?.close();
@@ -155,6 +172,8 @@ export async function serveDaemon<C extends DaemonSettings, P extends RunningPro
       clearInterval(memoryTimer);
       await firewall?.close();
       proxy.close();
+      stopped = true;
+      clearTimeout(metricsRetry);
       metricsServer?.close();
       metricsSocket?.close();
       statusServer!.close();

@@ -178,6 +178,13 @@ check "'udp-proxy metrics' prints the same families over the socket" sh -c \
 out=$(nsx brouter "$UP" --listen 5301 --upstream 10.0.0.1:9 --metrics-listen 0.0.0.0:9899 --control-socket "$LAB_TMP/x.sock" 2>&1) && rc=0 || rc=$?
 check "a wildcard without an allow list is refused, naming the flag" sh -c "[ $rc -ne 0 ] && printf '%s' '$out' | grep -q -- '--metrics-allow: 0.0.0.0 listens on every address'"
 
+# An address not there yet (a LAN bridge at boot): the proxy runs, the endpoint follows.
+daemon_start brouter late "udp-proxy starts although its metrics address is not there yet" "$UP" --listen 192.168.2.1:5302 \
+	--upstream "$MON:7007" --control-socket "$LAB_TMP/late.sock" --log "$LAB_TMP/late.log" --metrics-listen 10.9.0.5:9815 --metrics-allow "$MON/32"
+check "... and says it will try again" grep -q 'cannot serve metrics on 10.9.0.5:9815: .*trying again every 5 s' "$LAB_TMP/late.log"
+nsx brouter ip addr add 10.9.0.5/24 dev mon0
+wait_for 8 "... then serves them once the address is there" nsx mon curl -fsS -o /dev/null http://10.9.0.5:9815/metrics
+
 # Between scrapes nothing runs: Prometheus' scrapes were all the requests (no errors in its log).
 check "Prometheus logged no scrape error" not grep -qi 'error' "$LAB_TMP/prometheus.out"
 
