@@ -16,6 +16,7 @@ import { monotonicMs } from '../lib/clock';
 import { createInterfaceWatcher, type InterfaceWatcher, type InterfaceWatcherOptions } from '../lib/interfaces';
 import type { DaemonLogEvents } from '../lib/log';
 import { noteReceived } from '../lib/memory';
+import { Histogram } from '../lib/metrics';
 import { DEFAULT_MAX_PENDING_PER_HOST, type SsdpProxyConfig } from './config';
 import { bump, newPeerCounters, type PeerCounters, type SsdpProxyStatus } from './counters';
 import { compileFilter, type Filter } from './filter';
@@ -85,6 +86,9 @@ function isIPv6Message(m: SsdpMessage): boolean {
   return (header(m, 'HOST') ?? '').includes('[');
 }
 
+// Devices answer within the search's MX (1-5 s); the relay and the VPN add milliseconds.
+export const REPLY_DELAY_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5];
+
 export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private opts: SsdpProxyOptions;
   private readonly now: () => number;
@@ -95,6 +99,8 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
   private readonly lanSide: LanSide;
   private peers = new Map<string, PeerCounters>();
   private drops: Record<string, number> = {};
+  /** Seconds from a LAN client's search to each reply routed back to it (the metrics' histogram). */
+  readonly replyDelay = new Histogram(REPLY_DELAY_BOUNDS);
   private relay: { udp4?: dgram.Socket; udp6?: dgram.Socket } = {};
   /** Send NOTIFYs on our LANs; their ports mark them as ours when they loop back. */
   private notifySocket?: dgram.Socket;
@@ -462,7 +468,10 @@ export class SsdpProxy extends TypedEmitter<SsdpProxyEvents> {
       if (err) this.emit('warning', 'reply-send', `sending a reply to ${p.clientAddress}:${p.clientPort}: ${err.message}`);
     });
     if (!sent) return bump(c.drops, 'client-lan-gone');
-    if (lan) lan.counters.repliesRouted++;
+    if (lan) {
+      lan.counters.repliesRouted++;
+      this.replyDelay.observe(this.pending.age(p) / 1000);
+    }
     this.emit('debug', `reply for ${f.requestId} from peer ${from} to ${p.clientAddress}:${p.clientPort}`);
   }
 

@@ -38,6 +38,12 @@ export function ssdpProxyMetrics(proxy: SsdpProxy): MetricFamily[] {
     gauge('ssdp_proxy_pending_searches', "LAN clients' searches waiting for replies.", s.pendingSearches),
     gauge('ssdp_proxy_pending_searches_max', 'The bound on them (maxPending).', s.maxPending),
     gauge('ssdp_proxy_remote_searches', "Peers' searches multicast here and waiting for replies.", s.remoteSearches),
+    {
+      name: 'ssdp_proxy_reply_delay_seconds',
+      help: "Time from a LAN client's search to each reply from the peers routed back to it, in seconds: the VPN's round trip, the relays' and the device's wait (within the search's MX).",
+      type: 'histogram',
+      samples: [proxy.replyDelay.sample()],
+    },
     gauge('ssdp_proxy_lan_present', '1 while the LAN interface exists.', lan((l) => [{ labels: { lan: l.name }, value: l.present ? 1 : 0 }])),
   ];
   const m = s.mdns;

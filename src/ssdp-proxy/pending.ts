@@ -65,6 +65,11 @@ export class PendingSearchTable<T = undefined> {
     return entry;
   }
 
+  /** Milliseconds since the entry was added (its deadline is MX + 1 s after that). */
+  age(e: PendingSearch<T>): number {
+    return this.now() - (e.deadline - (e.mx + 1) * 1000);
+  }
+
   /** The live entry for a request id; undefined when unknown or past its deadline. */
   get(id: string): PendingSearch<T> | undefined {
     const e = this.entries.get(id);

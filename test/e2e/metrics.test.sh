@@ -154,6 +154,7 @@ wait_for 5 "mld-proxy: the table holds them" prom_is 'mld_proxy_addresses' "$((b
 # the client got was routed by B's relay.
 q_routed='ssdp_proxy_lan_replies_routed_total{lan="lan0"}'
 b_routed=$(val "$q_routed")
+b_delay=$(val ssdp_proxy_reply_delay_seconds_count)
 searchers=()
 for i in 1 2 3; do
 	nsx blan python3 "$PY" search urn:schemas-upnp-org:device:MediaServer:1 1 2.5 >"$LAB_TMP/search$i.json" &
@@ -163,6 +164,8 @@ wait "${searchers[@]}"
 got=$(cat "$LAB_TMP"/search?.json | python3 -c 'import json,sys; print(sum(len(json.loads(l)) for l in sys.stdin if l.strip()))')
 check "ssdp-proxy: the clients got replies ($got)" test "$got" -ge 3
 wait_for 5 "ssdp-proxy: $got replies routed to the LAN" grown "$q_routed" "$b_routed" "$got"
+wait_for 5 "ssdp-proxy: each in the reply-delay histogram" grown 'ssdp_proxy_reply_delay_seconds_count' "$b_delay" "$got"
+check "... every one within the search's MX + 1 s" prom_is 'ssdp_proxy_reply_delay_seconds_bucket{le="2"} - ignoring(le) ssdp_proxy_reply_delay_seconds_count' 0
 
 # ---- the endpoint itself: allow list, bounds, errors counted, the same text on the socket
 check "from outside the allow list the connection is closed" not nsx blan curl -fsS -m 2 "http://$GW:${PORT[udp-proxy]}/metrics"

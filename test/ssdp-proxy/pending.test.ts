@@ -28,6 +28,13 @@ test('an entry lives MX + 1 s, then replies for it are refused', () => {
   assert.is(table.size, 0);
 });
 
+test("age: the time since the search was added (a reply's delay, for the metrics)", () => {
+  const { clock, table } = setup();
+  const e = table.add(search('a', 1, 3))!;
+  clock.t += 1_250;
+  assert.is(table.age(e), 1_250);
+});
+
 test('bounded: a full table refuses new searches, and frees room as they expire', () => {
   const { clock, table } = setup(2);
   assert.ok(table.add(search('a', 1)));

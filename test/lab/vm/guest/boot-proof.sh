@@ -10,7 +10,10 @@
 #   update    after a "firmware update" (the host put a pristine root in place,
 #             keeping /etc/systemd): running again within 60 s of boot, the tunnel
 #             restored from the state file; kill -9: back within 10 s; mld-proxy
-#             installed beside it; uninstalling one leaves the other running. Then
+#             installed beside it; UniFi's firewall template applied: udp-tunnel
+#             opens its port, puts it back after a provisioning, and its uninstall
+#             leaves the template byte for byte; uninstalling one leaves the other
+#             running. Then
 #             a stand-in for udm-boot (runs /data/on_boot.d/*.sh at boot)
 #   udm-boot  with udm-boot: one daemon, never two; then its unit removed, as a
 #             migration that dropped it would
@@ -98,6 +101,35 @@ nothing_left() {
 }
 next_boot() { echo reboot >/run/udmvm-next; }
 
+# UniFi's filter table on the guest itself (test/lab/unifi-firewall.sh's template, UDM-Pro
+# names), rebuilt as UniFi's controller does, with its state file at the real path.
+UNIFI_STATE=/data/udapi-config/ubios-udapi-server/ubios-udapi-server.state
+unifi_template_up() {
+	local fam
+	# shellcheck source=test/lab/unifi-firewall.sh
+	. test/lab/unifi-firewall.sh
+	for fam in 4 6; do unifi_fw_template pre-zone "$fam" eth8 wgsts1000 br0 br20 >"$LAB_TMP/root.fw$fam"; done
+	# The template as iptables-legacy-save prints it, from a scratch namespace.
+	ns_add tmpl
+	nsx tmpl iptables-legacy-restore <"$LAB_TMP/root.fw4"
+	nsx tmpl ip6tables-legacy-restore <"$LAB_TMP/root.fw6"
+	unifi_fw_save tmpl 4 >"$LAB_TMP/root.save4"
+	unifi_fw_save tmpl 6 >"$LAB_TMP/root.save6"
+	unifi_provision_root
+}
+unifi_provision_root() {
+	iptables-legacy-restore -w 5 <"$LAB_TMP/root.fw4"
+	ip6tables-legacy-restore -w 5 <"$LAB_TMP/root.fw6"
+	mkdir -p "${UNIFI_STATE%/*}"
+	touch "$UNIFI_STATE"
+}
+ut_rule_open() { iptables-legacy -S UDM_PROXIES_UDP_TUNNEL 2>/dev/null | grep -q -- '-s 192.0.2.99/32 -p udp -m udp --dport 5000'; }
+root_table_is_template() { # FAMILY
+	local save=iptables-legacy-save
+	[ "$1" = 4 ] || save=ip6tables-legacy-save
+	diff "$LAB_TMP/root.save$1" <("$save" -t filter | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$/ [0:0]/')
+}
+
 case $PHASE in
 install)
 	check "no udm-boot in this guest" not systemctl cat udm-boot.service
@@ -152,7 +184,21 @@ update)
 	wait_for 30 "mld-proxy runs under systemd" main_is_daemon mld-proxy
 	check "udp-tunnel still runs, the same daemon" main_is_daemon udp-tunnel
 	mld=$(prop mld-proxy MainPID)
+
+	# UniFi's firewall on this guest (issue 20): the installed udp-tunnel (firewall auto,
+	# UniFi's own state file) opens its data port, puts it back after a provisioning, and
+	# its uninstall leaves UniFi's table byte for byte.
+	unifi_template_up
+	wait_for 15 "UniFi's chains appeared: the installed udp-tunnel opened its data port to its remote" ut_rule_open
+	unifi_provision_root
+	gone=present
+	ut_rule_open || gone=gone
+	wait_for 10 "a provisioning rebuilt the table (the rule was $gone just after); it was put back (UniFi's state file at its real path)" ut_rule_open
 	check "uninstall udp-tunnel" "$MANAGER" uninstall udp-tunnel --purge
+	for fam in 4 6; do
+		check "... UniFi's table is its template again, byte for byte (IPv$fam)" root_table_is_template "$fam"
+	done
+	check "... no chain or jump of ours left" not sh -c "{ iptables-legacy-save; ip6tables-legacy-save; } | grep UDM_PROXIES"
 	check "... its unit is gone" no_unit udp-tunnel
 	check "... its daemon too" test -z "$(daemons udp-tunnel)"
 	check "... and its tunnel" not ip link show vmt0
