@@ -2,26 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { evaluate, parseTable, ruleMatches, words } from '../../src/lib/firewall-verdict';
 import { parseRoutes4, parseRoutes6, routeInterface } from '../../src/lib/route-lookup';
+import { UNIFI_SAVE as UNIFI } from './unifi-table';
 
-const UNIFI = `*filter
-:INPUT ACCEPT [0:0]
-:FORWARD ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:UBIOS_INPUT_JUMP - [0:0]
-:UBIOS_INPUT_USER_HOOK - [0:0]
-:UBIOS_WAN_LOCAL_USER - [0:0]
-:UBIOS_LAN_LOCAL_USER - [0:0]
--A INPUT -j UBIOS_INPUT_JUMP
--A UBIOS_INPUT_JUMP -j UBIOS_INPUT_USER_HOOK
--A UBIOS_INPUT_USER_HOOK -i eth8 -j UBIOS_WAN_LOCAL_USER
--A UBIOS_INPUT_USER_HOOK -i wgsts+ -j UBIOS_WAN_LOCAL_USER
--A UBIOS_INPUT_USER_HOOK -i br0 -j UBIOS_LAN_LOCAL_USER
--A UBIOS_WAN_LOCAL_USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
--A UBIOS_WAN_LOCAL_USER -m conntrack --ctstate INVALID -j DROP
--A UBIOS_WAN_LOCAL_USER -j DROP
--A UBIOS_LAN_LOCAL_USER -j RETURN
-COMMIT
-`;
 const t = parseTable(UNIFI);
 
 test('words: quoted comments stay one word', () => {
