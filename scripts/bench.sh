@@ -296,3 +296,9 @@ if [ -x dist/mld-proxy-linux-arm64 ]; then
 	echo "== arm64 memory in the VM (scripts/bench-arm64-memory.sh)"
 	bash scripts/bench-arm64-memory.sh
 fi
+# The firewall keeper on arm64, in the test VM: the arm64 side of bench-firewall.sh.
+if [ -x dist/udp-proxy-linux-arm64 ]; then
+	echo
+	echo "== arm64 firewall keeper in the VM (scripts/bench-arm64-firewall.sh)"
+	bash scripts/bench-arm64-firewall.sh
+fi
