@@ -193,11 +193,11 @@ if [ "$MODE" = kernel-4.4 ]; then
 	check "... and once that it moves one datagram per call" said_once "$LAB_TMP/h1-5100.log" "the kernel refused recvmmsg/sendmmsg"
 	# Which of the refused calls a daemon really asks for (Node and its libraries fall back
 	# on ENOSYS): udp-tunnel for 10 s under strace, inside the filter.
-	timeout -s INT 10 systemd-run --quiet --collect --pipe --wait \
+	timeout -s INT 10 systemd-run --quiet --collect --pipe --wait --unit=udmvm-k44-strace \
 		-p SystemCallFilter="~$K44_LIST" -p SystemCallErrorNumber=ENOSYS \
 		strace -f -qq -o "$LAB_TMP/strace.txt" -e trace="${K44_LIST// /,}" \
 		"$UT" serve -dp 5200 -cp 5201 --control-socket "$LAB_TMP/st.sock" --log "$LAB_TMP/st.log" >/dev/null 2>&1 || true
-	systemctl stop 'run-*.service' 2>/dev/null || true
+	systemctl stop udmvm-k44-strace.service 2>/dev/null || true
 	echo "# udp-tunnel's first 10 s asked for: $(awk '/ENOSYS/ { sub(/^[0-9]+ +/, ""); sub(/\(.*/, ""); n[$0]++ } END { for (c in n) printf "%s x%d, ", c, n[c] }' "$LAB_TMP/strace.txt" 2>/dev/null)(each answered ENOSYS)"
 	# What each daemon said about its data path, and any warning (to read, not judged here).
 	for f in mld.log a.log b.log udp.log h1-5000.log h1-5100.log; do
