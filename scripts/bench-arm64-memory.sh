@@ -67,6 +67,8 @@ for o in "${variants[@]}"; do
 		n=$(awk -v w="${p%%:*} loaded" -v o="$o" '$2 " " $3 == w && $4 == o && $5 ~ /^entries=/ { n = substr($5, 9) } END { print n + 0 }' "$LAB_TMP/mem.txt")
 		row "arm64 ${p%%:*} VmRSS, $n ${p#*:} vs idle$tag" "$(med "${p%%:*} loaded" "$o" VmRSS)" "$(med "${p%%:*} idle" "$o" VmRSS)" MB -
 	done
+	row "arm64 udp-proxy idle RssAnon, metrics on (scraped) vs off$tag" "$(med "udp-proxy metrics" "$o" RssAnon)" "$(med "udp-proxy idle" "$o" RssAnon)" MB -
+	row "arm64 udp-proxy idle VmRSS, metrics on (scraped) vs off$tag" "$(med "udp-proxy metrics" "$o" VmRSS)" "$(med "udp-proxy idle" "$o" VmRSS)" MB -
 done
 print_table
 echo "(VmRSS = RssAnon + RssFile (the executable's pages) + RssShmem; medians of $(grep -c '^MEM mld-proxy idle' "$LAB_TMP/mem.txt") / ${#variants[@]} start(s) per row)"

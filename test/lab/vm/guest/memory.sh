@@ -77,6 +77,7 @@ args() { # PROXY CASE
 	mld-proxy:idle) echo "eth9 br0" ;;
 	mld-proxy:loaded) echo "--state $T/state.json --max-addresses 4096 eth9 br0" ;;
 	ssdp-proxy:idle) echo "--lan br0 --peer 10.0.0.2 --key-file $T/key" ;;
+	udp-proxy:metrics) echo "--listen 127.0.0.1:5302 --upstream 127.0.0.1:5399 --metrics-listen 127.0.0.1:9813" ;;
 	udp-proxy:*) echo "--listen 127.0.0.1:5302 --upstream 127.0.0.1:5399 --max-sessions 4096 --max-sessions-per-client 4096 --idle-timeout 600" ;;
 	udp-tunnel:idle) echo "serve -dp 5000 -cp 5001" ;;
 	esac
@@ -120,6 +121,8 @@ measure() { # PROXY CASE VARIANT
 		sleep 0.2
 	done
 	if [ "$p:$c" = udp-proxy:loaded ]; then nsx m python3 "$T/sessions.py"; fi
+	# Metrics on: idle, scraped a few times as by Prometheus (issue 22).
+	if [ "$c" = metrics ]; then for _ in 1 2 3; do nsx m python3 -c 'import urllib.request as u; u.urlopen("http://127.0.0.1:9813/metrics").read()'; sleep 1; done; fi
 	# The table as full as it got within 60 s (the MEM line says how full).
 	if [ "$c" = loaded ]; then poll 60 full "$p" || true; fi
 	sleep "$SETTLE"
@@ -142,6 +145,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		for p in mld-proxy ssdp-proxy udp-proxy udp-tunnel; do measure "$p" idle "$o"; done
 		measure mld-proxy loaded "$o"
 		measure udp-proxy loaded "$o"
+		measure udp-proxy metrics "$o"
 	done
 	echo "# round $r done"
 done
