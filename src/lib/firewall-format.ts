@@ -22,7 +22,7 @@ export function formatFirewall(s: FirewallStatus | undefined): string {
       "  UniFi's firewall drops what arrives from the internet and from VPNs it classes as WAN, and",
       '  this proxy opens nothing (firewall off). To let these peers in, add in UniFi Network:',
       '  Settings > Security > Firewall (with zones: a policy from the External zone, or the',
-      "  VPN's zone, to the Gateway zone), Action Allow, Protocol UDP, one per line:",
+      "  VPN's zone, to the Gateway zone), Action Allow, with the protocol, port and source of each line:",
       ...missing.map((r) => `    ${r}`),
       '  or let the proxy keep them open itself: --firewall auto ("firewall": "auto"), the default.',
     );

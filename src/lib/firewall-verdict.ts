@@ -12,8 +12,10 @@
 // "cannot tell", naming the rule it depends on.
 import { cidrContains, parseCidr, parseIPv4, parseIPv6 } from './ip';
 
-/** A new UDP flow to the gateway itself. */
+/** A new flow to the gateway itself. */
 export interface Probe {
+  /** udp unless said (the metrics endpoint is tcp). */
+  protocol?: 'udp' | 'tcp';
   /** The peer's address (or the network address of a prefix). */
   source: string;
   /** The interface it arrives on; undefined: unknown. */
@@ -118,12 +120,12 @@ export function ruleMatches(w: string[], probe: Probe): Tri {
         i++;
         break;
       case '-p':
-        and(not(['udp', '17', 'all', '0'].includes(arg.toLowerCase())));
+        and(not([probe.protocol ?? 'udp', probe.protocol === 'tcp' ? '6' : '17', 'all', '0'].includes(arg.toLowerCase())));
         i++;
         break;
       case '-m':
         i++;
-        if (!['udp', 'multiport', 'conntrack', 'state', 'comment', 'addrtype'].includes(arg)) and(undefined);
+        if (!['udp', 'tcp', 'multiport', 'conntrack', 'state', 'comment', 'addrtype'].includes(arg)) and(undefined);
         break;
       case '--dport':
       case '--dports':
@@ -140,6 +142,8 @@ export function ruleMatches(w: string[], probe: Probe): Tri {
       case '--comment':
         i++;
         break;
+      case '--syn':
+        break; // a new TCP flow starts with a SYN
       case '--dst-type':
         and(not(arg === 'LOCAL'));
         i++;

@@ -289,7 +289,7 @@ export class Firewall {
     const unifi = hasUnifiChains(view);
     if (this.opts.mode === 'off') {
       f.fingerprint = shapeBefore;
-      f.status.reach = reachability(this.opts.proxy, parseTable(saved.stdout), wanted);
+      f.status.reach = reachability(this.opts.proxy, parseTable(saved.stdout), wanted, f.family);
       return this.setState(f, false, unifi, unifi ? "off: nothing opened, and UniFi's firewall is here" : 'off: nothing opened'), false;
     }
     if (this.opts.mode === 'auto' && !unifi) {
@@ -401,14 +401,12 @@ export class Firewall {
 const ruleSetKey = (rules: ChainRule[]) => rules.map(ruleKey).join('\n');
 
 /** For each wanted rule: would a new flow from its source, on the interface the route to it leaves by, get in? */
-export function reachability(proxy: string, table: Table, wanted: ChainRule[], routes = systemRoutes()): Reach[] {
+export function reachability(proxy: string, table: Table, wanted: ChainRule[], family: Family, routes = systemRoutes()): Reach[] {
   return wanted.map((r) => {
     const any = r.source === undefined;
-    const source = any ? '0.0.0.0' : r.source!.slice(0, r.source!.indexOf('/'));
-    const six = (r.source ?? r.destination ?? '').includes(':');
-    const probeSource = any && six ? '::' : source;
+    const probeSource = any ? (family === 6 ? '::' : '0.0.0.0') : r.source!.slice(0, r.source!.indexOf('/'));
     const iface = routeInterface(routes, probeSource);
-    const v = evaluate(table, { source: probeSource, iface, dport: r.dport });
+    const v = evaluate(table, { source: probeSource, iface, dport: r.dport, protocol: r.protocol ?? 'udp' });
     const via = iface ? ` on ${iface}` : '';
     const from = any ? `from anywhere${via} (the default route's interface)` : `from ${r.source}${via}`;
     const why =

@@ -28,6 +28,13 @@ test("an owner's allow rule ahead of the drop lets exactly that peer and port in
   assert.equal(evaluate(ports, { source: '10.0.0.2', iface: 'wgsts1000', dport: 1901 }).outcome, 'accepted');
 });
 
+test('tcp (the metrics endpoint): a udp rule does not let it in, a tcp one does', () => {
+  const mixed = parseTable(UNIFI.replace('-A UBIOS_WAN_LOCAL_USER -j DROP', '-A UBIOS_WAN_LOCAL_USER -p udp -m udp --dport 9100 -j RETURN\n-A UBIOS_WAN_LOCAL_USER -s 10.0.0.0/8 -p tcp -m tcp --dport 9100 -j RETURN\n-A UBIOS_WAN_LOCAL_USER -j DROP'));
+  assert.is(evaluate(mixed, { source: '192.0.2.9', iface: 'eth8', dport: 9100, protocol: 'tcp' }).outcome, 'dropped');
+  assert.is(evaluate(mixed, { source: '10.1.2.3', iface: 'eth8', dport: 9100, protocol: 'tcp' }).outcome, 'accepted');
+  assert.is(evaluate(mixed, { source: '192.0.2.9', iface: 'eth8', dport: 9100 }).outcome, 'accepted');
+});
+
 test('a match it cannot judge: both ways followed; cannot tell when they differ, named', () => {
   const set = parseTable(UNIFI.replace('-A UBIOS_WAN_LOCAL_USER -j DROP', '-A UBIOS_WAN_LOCAL_USER -m set --match-set PEERS src -j RETURN\n-A UBIOS_WAN_LOCAL_USER -j DROP'));
   assert.equal(evaluate(set, { source: '192.0.2.2', iface: 'eth8', dport: 5000 }), { rule: '-A UBIOS_WAN_LOCAL_USER -m set --match-set PEERS src -j RETURN' });
