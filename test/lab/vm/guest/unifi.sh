@@ -375,15 +375,6 @@ rules_back_ms() {
 	poll 20 rules_as_wanted || true
 	since "$T_END"
 }
-bg_in lan2 "$LAB_TMP/iperf-s.out" iperf3 -s -B 192.168.2.10
-wait_for 10 "iperf3 server on lan2" bash -c "ip netns exec $(ns_name lan2) ss -ltn | grep -q '192.168.2.10:5201'"
-bg_in lan1 "$LAB_TMP/ping.out" ping -D -i 0.2 -W 1 192.168.2.10
-PING=$LAB_BG_PID
-bg_in lan1 "$LAB_TMP/iperf.json" iperf3 -c 192.168.2.10 -t 32 -b 1M -J
-IPERF=$LAB_BG_PID
-bg_in lan2 "$LAB_TMP/searches.out" python3 -u "$LAB_TMP/searchloop.py" loop 36
-SEARCHES=$LAB_BG_PID
-sleep 4
 # The timers rest while rebuilds are timed (one of theirs in the middle would be timed too).
 systemctl stop unifi-provision@gw1.timer unifi-provision@gw2.timer
 provisioning() { systemctl show -p ActiveState --value unifi-provision@gw1.service unifi-provision@gw2.service | grep -q activating; }
@@ -391,18 +382,32 @@ quiet_and_back() { ! provisioning && rules_as_wanted; }
 wait_for 30 "c: the timers rest; their last rebuild (if any) is over and its rules are back" quiet_and_back
 sleep 1
 put_before=$(grep -c 'IPv4 rules put back after the firewall was rebuilt' "$LAB_TMP/ut1.log" || true)
+bg_in lan2 "$LAB_TMP/iperf-s.out" iperf3 -s -B 192.168.2.10
+wait_for 10 "iperf3 server on lan2" bash -c "ip netns exec $(ns_name lan2) ss -ltn | grep -q '192.168.2.10:5201'"
+# Traffic for the three rebuilds, which come 4, 13 and 22 s into it: a ping, an iperf3 run
+# of 36 s and a search every 0.5 s (stopped once the last rebuild's 5 s are over).
+bg_in lan1 "$LAB_TMP/ping.out" ping -D -i 0.2 -W 1 192.168.2.10
+PING=$LAB_BG_PID
+bg_in lan1 "$LAB_TMP/iperf.json" iperf3 -c 192.168.2.10 -t 36 -b 1M -J
+IPERF=$LAB_BG_PID
+bg_in lan2 "$LAB_TMP/searches.out" python3 -u "$LAB_TMP/searchloop.py" loop 90
+SEARCHES=$LAB_BG_PID
+traffic0=$(date +%s%N)
 times=()
 ends=()
 for i in 1 2 3; do
+	wait_ms=$((4000 + (i - 1) * 9000 - $(since "$traffic0")))
+	[ "$wait_ms" -le 0 ] || sleep "$(awk -v m="$wait_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
 	rebuild
 	ends+=("$T_END")
 	ms=$(rules_back_ms)
 	times+=("$ms")
 	check "c$i: rebuild $i under traffic: rules back on both gateways within 5 s (${ms} ms)" test "$ms" -le 5000
-	sleep 5
 done
 wait_for 60 "c: the iperf3 run through the tunnel ended" not kill -0 "$IPERF"
-wait_for 30 "c: the search loop ended" not kill -0 "$SEARCHES"
+remaining=$((5000 - $(since "${ends[2]}")))
+[ "$remaining" -le 0 ] || sleep "$(awk -v m="$remaining" 'BEGIN { printf "%.3f", m / 1000 }')"
+bg_stop "$SEARCHES"
 bg_stop "$PING"
 # first_after FILE EPOCH_NS: ms from EPOCH_NS to the first epoch (s, first field, [] dropped) in FILE after it.
 first_after() { awk -v t="$2" '{ x = $1; gsub(/[][]/, "", x); if (x + 0 >= t / 1e9) { printf "%d\n", (x - t / 1e9) * 1000; exit } }' "$1"; }
