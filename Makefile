@@ -10,51 +10,51 @@ UVU := node_modules/.bin/uvu -r esbuild-register $(DIR) '\.test\.ts$$' -i e2e
 all: build
 
 setup:
-	@sh scripts/setup.sh
+	@sh scripts/dev/setup.sh
 
 node_modules/.package-lock.json: package-lock.json
-	@sh scripts/setup.sh
+	@sh scripts/dev/setup.sh
 
 build: node_modules/.package-lock.json
-	node scripts/build.mjs
+	node scripts/build/build.mjs
 
 # make release [VERSION=v0.2.0]: build, then dist/release/, a release's download
 # folder (gzipped executables, install.sh carrying their checksums, SHA256SUMS),
 # the same bytes from any clean clone of the same commit. Signing is separate:
-# RELEASE_SIGNING_KEY=<PEM> node scripts/sign-release.mjs dist/release
+# RELEASE_SIGNING_KEY=<PEM> node scripts/build/sign-release.mjs dist/release
 VERSION ?=
 release: node_modules/.package-lock.json
-	node scripts/release.mjs $(if $(VERSION),--version $(VERSION))
+	node scripts/build/release.mjs $(if $(VERSION),--version $(VERSION))
 
 # Unit tests, then end-to-end tests in network namespaces (root), including
 # the arm64 executables under qemu-user; one summary line at the end.
 test: setup build lint
-	@bash scripts/test.sh
+	@bash scripts/dev/test.sh
 
 test-unit: node_modules/.package-lock.json
 	$(UVU)
 
 test-e2e: build
-	@bash scripts/test.sh --e2e-only
+	@bash scripts/dev/test.sh --e2e-only
 
 # Property tests of every decoder, longer and from a new seed (printed; SEED=N replays it),
 # then a live flood of every daemon in its lab, one table each (root, ~3 min).
 SEED ?=
 fuzz: setup build
-	@SEED=$(SEED) bash scripts/fuzz.sh
+	@SEED=$(SEED) bash scripts/dev/fuzz.sh
 
 # The arm64 executables on an arm64 VM like the gateway (test/lab/vm/): the four
 # proxies at work, reboots and a firmware update. The image is built once into
 # .cache/vm/ (about 5 minutes); `make test` runs this too.
 test-device: setup build
-	@bash scripts/test.sh --e2e-only device
+	@bash scripts/dev/test.sh --e2e-only device
 
 demo: setup build
-	@bash scripts/demo.sh
+	@bash scripts/dev/demo.sh
 
 bench: build
-	@sh scripts/setup.sh --bench
-	@bash scripts/bench.sh
+	@sh scripts/dev/setup.sh --bench
+	@bash scripts/dev/bench.sh
 
 # make lab TOPO=ssdp-proxy: one lab of test/lab/ brought up by hand with its proxies
 # running (built first if needed), until Ctrl-C; it prints how to enter the namespaces.
@@ -64,9 +64,9 @@ lab: node_modules/.package-lock.json
 
 lint: node_modules/.package-lock.json
 	node_modules/.bin/tsc --noEmit
-	shellcheck -x $(wildcard scripts/*.sh scripts/fuzz/*.sh scripts/bench/*.sh test/e2e/*.sh test/lab/*.sh test/lab/vm/*.sh test/lab/vm/guest/*.sh) .ci/run
-	shellcheck -x -s sh scripts/udm-proxies on_boot.d/10-proxy.sh.in
-	sh scripts/lint-workflows.sh
+	shellcheck -x $(wildcard scripts/dev/*.sh scripts/dev/fuzz/*.sh scripts/dev/bench/*.sh scripts/gateway/*.sh test/e2e/*.sh test/lab/*.sh test/lab/vm/*.sh test/lab/vm/guest/*.sh) .ci/run
+	shellcheck -x -s sh scripts/gateway/udm-proxies on_boot.d/10-proxy.sh.in
+	sh scripts/dev/lint-workflows.sh
 
 clean:
 	rm -rf dist .cache

@@ -14,7 +14,7 @@ export const COMMIT: string = typeof __UDM_PROXIES_COMMIT__ === 'string' ? __UDM
  * What `--version` prints:
  * "mld-proxy 0.1.0 (commit 01e72e8abcde, node 24.21.0, koffi 3.3.4, --jitless)".
  * The Node flags baked into the executable are shown, since they change its
- * speed and memory (scripts/build.mjs says which proxy has which).
+ * speed and memory (scripts/build/build.mjs says which proxy has which).
  */
 export function versionLine(name: string, parts: string[] = []): string {
   const all = [`commit ${COMMIT}`, `node ${process.versions.node}`, ...parts, ...process.execArgv];

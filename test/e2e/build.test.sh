@@ -24,7 +24,7 @@ for p in "${proxies[@]}"; do
 	check "$p-linux-x64 runs and loads koffi" bash -c "dist/$p-linux-x64 --version | grep -Eq '^$p .*node 24\.'"
 done
 
-# Flags baked into the executables (scripts/build.mjs): mld-proxy trades the JIT for memory;
+# Flags baked into the executables (scripts/build/build.mjs): mld-proxy trades the JIT for memory;
 # the relaying proxies keep it.
 check "mld-proxy-linux-x64 runs without the JIT (--jitless in its --version)" bash -c "dist/mld-proxy-linux-x64 --version | grep -q -- '--jitless'"
 check "udp-proxy-linux-x64 keeps the JIT" bash -c "! dist/udp-proxy-linux-x64 --version | grep -q -- '--jitless'"
@@ -36,7 +36,7 @@ if [ "$listed" = "$present" ]; then ok "SHA256SUMS lists exactly the files in di
 present: $present"; fi
 
 # Reproducible: a second build elsewhere gives the same bytes.
-if node scripts/build.mjs --out "$LAB_TMP/dist2" >"$LAB_TMP/build2.log" 2>&1; then
+if node scripts/build/build.mjs --out "$LAB_TMP/dist2" >"$LAB_TMP/build2.log" 2>&1; then
 	if diff dist/SHA256SUMS "$LAB_TMP/dist2/SHA256SUMS" >"$LAB_TMP/diff" 2>&1; then
 		ok "a second build gives the same bytes"
 	else

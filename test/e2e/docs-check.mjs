@@ -97,7 +97,7 @@ const fake = fs.mkdtempSync(path.join(os.tmpdir(), 'udm-docs-'));
 const manager = path.join(fake, 'udm-proxies');
 fs.writeFileSync(
   manager,
-  read('scripts/udm-proxies').replace(/@ROOT@/g, fake).replace(/@DATA@/g, `${fake}/data`).replace(/@RUN@/g, `${fake}/run`).replace(/@LOG@/g, `${fake}/log`).replace(/@REPO@|@URL@/g, ''),
+  read('scripts/gateway/udm-proxies').replace(/@ROOT@/g, fake).replace(/@DATA@/g, `${fake}/data`).replace(/@RUN@/g, `${fake}/run`).replace(/@LOG@/g, `${fake}/log`).replace(/@REPO@|@URL@/g, ''),
 );
 const usage = spawnSync('sh', [manager, '--help'], { encoding: 'utf8' }).stdout;
 const commands = new Set([...usage.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]));

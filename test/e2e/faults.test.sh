@@ -34,7 +34,7 @@ lab_exe SP ssdp-proxy
 lab_exe UP udp-proxy
 lab_exe UT udp-tunnel
 FAKETIME_LIB=$(find /usr/lib -path '*/faketime/libfaketimeMT.so.1' 2>/dev/null | head -n 1)
-[ -n "$FAKETIME_LIB" ] || bail "libfaketime is missing" "scripts/setup.sh installs it (Debian package faketime)"
+[ -n "$FAKETIME_LIB" ] || bail "libfaketime is missing" "scripts/dev/setup.sh installs it (Debian package faketime)"
 T=$LAB_TMP
 
 # ------------------------------------------------------------------ helpers

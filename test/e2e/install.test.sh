@@ -107,7 +107,7 @@ chmod 755 "$FAKE_BIN"/*
 SRV=$LAB_TMP/srv
 release() { # DIR EXE-SOURCE
 	mkdir -p "$1"
-	cp scripts/install.sh scripts/udm-proxies on_boot.d/10-proxy.sh.in "$1/"
+	cp scripts/gateway/install.sh scripts/gateway/udm-proxies on_boot.d/10-proxy.sh.in "$1/"
 	ln -s "$(realpath "$2")" "$1/mld-proxy-linux-x64"
 	(cd "$1" && sha256sum -- * >SHA256SUMS)
 }
@@ -153,7 +153,7 @@ new_root() { # NAME
 install_from() { # OUTFILE RELEASE ARGS...
 	local out=$1 rel=$2
 	shift 2
-	run_sh "$out" UDM_PROXIES_URL="$URL/$rel" -- scripts/install.sh "$@"
+	run_sh "$out" UDM_PROXIES_URL="$URL/$rel" -- scripts/gateway/install.sh "$@"
 }
 # install_pipe OUTFILE RELEASE ARGS... : the one-liner, curl -fsSL .../install.sh | sh -s -- ARGS
 install_pipe() {
@@ -336,14 +336,14 @@ suite() { # NAME SHELL MODE(systemd|plain)
 	check "[$name] ... the same daemon" test "$(daemons)" = "$pid"
 
 	# unsupported firmware and machine are refused, changing nothing
-	check "[$name] firmware 2.x refused" not run_sh "$out/6.txt" UDM_PROXIES_URL="$URL/v1" FAKE_FIRMWARE=2.5.17 -- scripts/install.sh mld-proxy
+	check "[$name] firmware 2.x refused" not run_sh "$out/6.txt" UDM_PROXIES_URL="$URL/v1" FAKE_FIRMWARE=2.5.17 -- scripts/gateway/install.sh mld-proxy
 	check "[$name] ... with one clear line" has "$out/6.txt" "firmware 2.5.17 is too old"
-	check "[$name] mips refused" not run_sh "$out/7.txt" UDM_PROXIES_URL="$URL/v1" FAKE_ARCH=mips -- scripts/install.sh mld-proxy
+	check "[$name] mips refused" not run_sh "$out/7.txt" UDM_PROXIES_URL="$URL/v1" FAKE_ARCH=mips -- scripts/gateway/install.sh mld-proxy
 	snapshot >"$out/snap-after2"
 	check "[$name] refusals changed no file" same "$out/snap-before" "$out/snap-after2"
 	check "[$name] refusals left the daemon alone" test "$(daemons)" = "$pid"
 	check "[$name] firmware 10.x accepted (numeric compare, no allowlist)" \
-		run_sh "$out/6b.txt" UDM_PROXIES_URL="$URL/v2" FAKE_FIRMWARE=10.0.1 -- scripts/install.sh mld-proxy
+		run_sh "$out/6b.txt" UDM_PROXIES_URL="$URL/v2" FAKE_FIRMWARE=10.0.1 -- scripts/gateway/install.sh mld-proxy
 	wait_for 5 "[$name] ... and it upgraded and restarted the daemon" new_daemon "$pid"
 
 	# the on-boot script, run twice, returns at once and leaves one daemon

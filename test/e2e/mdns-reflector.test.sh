@@ -30,7 +30,7 @@ need_cmd ip tcpdump setsid unshare avahi-daemon avahi-browse avahi-publish dbus-
 t0=$(date +%s)
 WINDOW=${MDNS_WINDOW:-30} # seconds of counting per run
 SP="$root/dist/ssdp-proxy-linux-x64"
-[ -x "$SP" ] || bail "$SP is missing" "build it: node scripts/build.mjs --target linux-x64 ssdp-proxy"
+[ -x "$SP" ] || bail "$SP is missing" "build it: node scripts/build/build.mjs --target linux-x64 ssdp-proxy"
 
 # shellcheck source=test/lab/ssdp-proxy.sh
 . "$here/../lab/ssdp-proxy.sh"

@@ -31,7 +31,7 @@ MLD_WITH_OTHER=0
 
 MP=${MLD_PROXY:-$root/dist/mld-proxy-linux-x64}
 if [ ! -x "$MP" ]; then
-	bail "$MP is missing" "build it: node scripts/build.mjs --target linux-x64 mld-proxy"
+	bail "$MP is missing" "build it: node scripts/build/build.mjs --target linux-x64 mld-proxy"
 fi
 
 t0=$(date +%s)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # helpers are invoked through check/wait_for
 # test/e2e/release-install.test.sh - the installer of a release, as an owner
-# gets it: two real releases made by scripts/release.mjs (v0.1.0 and v0.2.0,
+# gets it: two real releases made by scripts/build/release.mjs (v0.1.0 and v0.2.0,
 # mld-proxy for x64, signed with a key made for this run), served by a
 # GitHub-like release server on 127.0.0.1 (latest/download answers 302 to
 # download/<tag>; test/e2e/release-server.mjs), each scenario a repository of
@@ -34,9 +34,9 @@ openssl genpkey -algorithm ed25519 -out "$LAB_TMP/release.key" 2>/dev/null
 openssl pkey -in "$LAB_TMP/release.key" -pubout -out "$LAB_TMP/release.pub"
 openssl genpkey -algorithm ed25519 -out "$LAB_TMP/other.key" 2>/dev/null
 make_release() { # VERSION
-	node scripts/release.mjs --version "$1" --out "$LAB_TMP/rel/$1" --build "$LAB_TMP/build/$1" \
+	node scripts/build/release.mjs --version "$1" --out "$LAB_TMP/rel/$1" --build "$LAB_TMP/build/$1" \
 		--public-key "$LAB_TMP/release.pub" --target linux-x64 mld-proxy >"$LAB_TMP/release-$1.log" 2>&1 &&
-		RELEASE_SIGNING_KEY=$(cat "$LAB_TMP/release.key") node scripts/sign-release.mjs "$LAB_TMP/rel/$1" >>"$LAB_TMP/release-$1.log" 2>&1
+		RELEASE_SIGNING_KEY=$(cat "$LAB_TMP/release.key") node scripts/build/sign-release.mjs "$LAB_TMP/rel/$1" >>"$LAB_TMP/release-$1.log" 2>&1
 }
 make_release v0.1.0 &
 b1=$!
@@ -47,7 +47,7 @@ wait "$b2" || bail "make_release v0.2.0" "$(cat "$LAB_TMP/release-v0.2.0.log")"
 EXE1=$LAB_TMP/build/v0.1.0/mld-proxy-linux-x64
 check "v0.1.0's executable says 0.1.0 and its commit" bash -c "'$EXE1' --version | grep -Eq '^mld-proxy 0\.1\.0 \(commit ([0-9a-f]{12}(-dirty)?|unknown), node '"
 check "sign-release.mjs refuses a key other than the one install.sh embeds" \
-	not env RELEASE_SIGNING_KEY="$(cat "$LAB_TMP/other.key")" node scripts/sign-release.mjs "$LAB_TMP/rel/v0.1.0"
+	not env RELEASE_SIGNING_KEY="$(cat "$LAB_TMP/other.key")" node scripts/build/sign-release.mjs "$LAB_TMP/rel/v0.1.0"
 check "the release printed the size of its asset" grep -Eq 'mld-proxy-linux-x64\.gz [0-9.]+ MiB \([0-9.]+ % of' "$LAB_TMP/release-v0.1.0.log"
 
 # Scenarios, one repository each on the server: DIR/<repo>/<tag>/ and DIR/<repo>/latest.

@@ -82,7 +82,7 @@ commit=$(git -C "$A" rev-parse --short=12 HEAD)
 check "the executables name the clone's commit ($commit)" bash -c "'$A/dist/mld-proxy-linux-x64' --version | grep -q '^mld-proxy $version (commit $commit, '"
 
 # Release notes: the tag's section of CHANGELOG.md, only for package.json's version.
-notes() { (cd "$B" && node scripts/release-notes.mjs "$@"); }
+notes() { (cd "$B" && node scripts/build/release-notes.mjs "$@"); }
 (cd "$B" && sed -i 's/"version": "[^"]*"/"version": "9.8.7"/' package.json &&
 	printf '\n## [9.8.7] - 2026-01-01\n\n### Fixed\n\n- something an owner notices\n' >>CHANGELOG.md)
 check "release notes: the tag's CHANGELOG.md section" bash -c "$(declare -f notes); B='$B'; notes v9.8.7 | grep -qx -- '- something an owner notices'"

@@ -34,7 +34,7 @@ need_cmd ip python3 tcpdump setsid unshare dig avahi-daemon avahi-browse avahi-p
 t0=$(date +%s)
 
 SP="$root/dist/ssdp-proxy-linux-x64"
-[ -x "$SP" ] || bail "$SP is missing" "build it: node scripts/build.mjs --target linux-x64 ssdp-proxy"
+[ -x "$SP" ] || bail "$SP is missing" "build it: node scripts/build/build.mjs --target linux-x64 ssdp-proxy"
 
 # shellcheck source=test/lab/ssdp-proxy.sh
 . "$here/../lab/ssdp-proxy.sh"

@@ -40,7 +40,7 @@ t0=$(date +%s)
 
 SP=${SSDP_PROXY:-$root/dist/ssdp-proxy-linux-x64}
 if [ ! -x "$SP" ]; then
-	bail "$SP is missing" "build it: node scripts/build.mjs --target linux-x64 ssdp-proxy"
+	bail "$SP is missing" "build it: node scripts/build/build.mjs --target linux-x64 ssdp-proxy"
 fi
 
 # ------------------------------------------------------------------ topology

@@ -19,7 +19,7 @@ root=$(cd "$here/../.." && pwd)
 need_root
 need_cmd ip nft dnsmasq dig python3 setsid
 UP=${UDP_PROXY:-$root/dist/udp-proxy-linux-x64}
-[ -x "$UP" ] || bail "$UP is missing" "build it: node scripts/build.mjs --target linux-x64 udp-proxy"
+[ -x "$UP" ] || bail "$UP is missing" "build it: node scripts/build/build.mjs --target linux-x64 udp-proxy"
 FLOOD="$here/udp-flood.py"
 
 # shellcheck source=test/lab/udp-proxy.sh

@@ -35,7 +35,7 @@ t0=$(date +%s)
 
 UP="$root/dist/udp-proxy-linux-x64"
 if [ ! -x "$UP" ]; then
-	bail "$UP is missing" "build it: node scripts/build.mjs --target linux-x64 udp-proxy"
+	bail "$UP is missing" "build it: node scripts/build/build.mjs --target linux-x64 udp-proxy"
 fi
 
 # ------------------------------------------------------------------ topology

@@ -17,7 +17,7 @@ root=$(cd "$here/../.." && pwd)
 need_root
 need_cmd ip python3 ping setsid
 UT=${UDP_TUNNEL:-$root/dist/udp-tunnel-linux-x64}
-[ -x "$UT" ] || bail "$UT is missing" "build it: node scripts/build.mjs --target linux-x64 udp-tunnel"
+[ -x "$UT" ] || bail "$UT is missing" "build it: node scripts/build/build.mjs --target linux-x64 udp-tunnel"
 FLOOD="$here/udp-flood.py"
 
 # shellcheck source=test/lab/udp-tunnel.sh

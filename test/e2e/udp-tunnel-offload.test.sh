@@ -22,7 +22,7 @@ root=$(cd "$here/../.." && pwd)
 need_root
 need_cmd ip nft python3 iperf3 ping setsid
 UT=${UDP_TUNNEL:-$root/dist/udp-tunnel-linux-x64}
-[ -x "$UT" ] || bail "$UT is missing" "build it: node scripts/build.mjs --target linux-x64 udp-tunnel"
+[ -x "$UT" ] || bail "$UT is missing" "build it: node scripts/build/build.mjs --target linux-x64 udp-tunnel"
 XFER="$here/udp-tunnel-xfer.py"
 
 # shellcheck source=test/lab/udp-tunnel.sh

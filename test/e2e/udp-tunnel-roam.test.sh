@@ -31,7 +31,7 @@ root=$(cd "$here/../.." && pwd)
 need_root
 need_cmd ip python3 iperf3 setsid ping dnsmasq iptables conntrack tcpdump
 UT="$root/dist/udp-tunnel-linux-x64"
-[ -x "$UT" ] || bail "$UT is missing" "build it: node scripts/build.mjs --target linux-x64 udp-tunnel"
+[ -x "$UT" ] || bail "$UT is missing" "build it: node scripts/build/build.mjs --target linux-x64 udp-tunnel"
 T=$LAB_TMP
 KEEPALIVE=1
 

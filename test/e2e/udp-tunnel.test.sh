@@ -38,7 +38,7 @@ t0=$(date +%s)
 
 UT="$root/dist/udp-tunnel-linux-x64"
 if [ ! -x "$UT" ]; then
-	bail "$UT is missing" "build it: node scripts/build.mjs --target linux-x64 udp-tunnel"
+	bail "$UT is missing" "build it: node scripts/build/build.mjs --target linux-x64 udp-tunnel"
 fi
 SENDPY="$here/udp-tunnel-send.py"
 

@@ -69,7 +69,7 @@ need_cmd() {
 	local c missing=()
 	for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
 	[ "${#missing[@]}" -eq 0 ] || bail "missing required command(s): ${missing[*]}" \
-		"scripts/setup.sh installs them (make setup; sh scripts/setup.sh --bench for the benches)"
+		"scripts/dev/setup.sh installs them (make setup; sh scripts/dev/setup.sh --bench for the benches)"
 }
 
 # ---------------------------------------------------------------- waits

@@ -30,7 +30,7 @@ LAB_PREFIX=${LAB_PREFIX:-udml$$-}
 . "test/lab/$topo.sh"
 need_root
 
-if [ ! -f dist/SHA256SUMS ] || [ -n "$(find src scripts/build.mjs package-lock.json -newer dist/SHA256SUMS -print -quit)" ]; then
+if [ ! -f dist/SHA256SUMS ] || [ -n "$(find src scripts/build/build.mjs package-lock.json -newer dist/SHA256SUMS -print -quit)" ]; then
 	echo "== building (the executables are older than the sources)"
 	make --no-print-directory build >"$LAB_TMP/build.log" 2>&1 || bail "the build failed" "$(tail -20 "$LAB_TMP/build.log")"
 fi

@@ -28,7 +28,7 @@ ENTRY=udmvm-aarch64-$$
 
 [ "$(id -u)" = 0 ] || { echo "build.sh: must run as root (debootstrap, binfmt)" >&2; exit 1; }
 for c in debootstrap mkfs.ext4 chroot; do
-	command -v "$c" >/dev/null || { echo "build.sh: $c is missing; run: sh scripts/setup.sh" >&2; exit 1; }
+	command -v "$c" >/dev/null || { echo "build.sh: $c is missing; run: sh scripts/dev/setup.sh" >&2; exit 1; }
 done
 [ -x "$QEMU" ] || { echo "build.sh: $QEMU is missing (apt-get install qemu-user-static)" >&2; exit 1; }
 MIRROR=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)

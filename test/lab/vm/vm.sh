@@ -158,7 +158,7 @@ vm_boot() {
 }
 
 # Run, not sourced: `bash test/lab/vm/vm.sh --image` builds the image if it is missing
-# (scripts/test.sh starts it in the background while the other tests run).
+# (scripts/dev/test.sh starts it in the background while the other tests run).
 if [ "${BASH_SOURCE[0]}" = "$0" ] && [ "${1:-}" = --image ]; then
 	set -euo pipefail
 	# shellcheck source=test/e2e/lib.sh

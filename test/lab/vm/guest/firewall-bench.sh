@@ -3,7 +3,7 @@
 # test/lab/vm/guest/firewall-bench.sh - inside the arm64 guest, for make bench: the
 # firewall keeper (src/lib/firewall.ts, issue 20) on a gateway namespace whose filter
 # table is UniFi's (test/lab/unifi-firewall.sh), with udp-proxy keeping its port open,
-# as scripts/bench-firewall.sh measures it on x86. One line per figure:
+# as scripts/dev/bench-firewall.sh measures it on x86. One line per figure:
 #
 #   FWB rebuild ms=<n>                  the time from a rebuild's end (the whole table
 #                                       restored from the template, the state file
