@@ -46,7 +46,7 @@ const TICK_MS = 1000;
 /** Where the kernel will not tell the table's shape: a full look this often. */
 const FALLBACK_CHECK_MS = 60_000;
 /** After the state file moved: look at once and again, since UniFi may rebuild just after writing it. */
-const STATE_FILE_LOOKS_MS = [300, 2500];
+const STATE_FILE_LOOKS_MS = [100, 1000, 3000];
 const TOOL_TIMEOUT_MS = 10_000;
 
 export interface FirewallLog {
@@ -257,8 +257,9 @@ export class Firewall {
       do {
         this.again = false;
         this.lastFull = this.now();
-        let putBack = false;
-        for (const f of this.families) putBack = (await this.lookAt(f, why)) || putBack;
+        // The two tables side by side: each look is a process or two, slow on a busy
+        // gateway; iptables-restore -w waits for the other's lock where they meet.
+        const putBack = (await Promise.all(this.families.map((f) => this.lookAt(f, why)))).some(Boolean);
         // One rebuild takes both families' rules: counted once.
         if (putBack) {
           this.counters.putBack++;

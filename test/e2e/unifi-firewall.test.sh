@@ -78,6 +78,12 @@ tunnel_up() { # MODE
 tunnel_down() { bg_stop "$H1"; bg_stop "$H2"; }
 
 tunnel_up off
+# A new tun device talks for its first seconds (IPv6 router solicitations, MLD reports):
+# datagrams both ways between the same ports would open each side's conntrack for the
+# other, as hole punching does. Wait until the tunnels are quiet.
+tx_of() { nsx "$1" "$UT" status --control-socket "$LAB_TMP/$1.sock" --json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).tunnels.reduce((n,t)=>n+t.txPackets,0)))'; }
+quiet() { local a b; a="$(tx_of h1) $(tx_of h2)"; sleep 3; b="$(tx_of h1) $(tx_of h2)"; [ "$a" = "$b" ]; }
+wait_for 40 "a1: the new tunnels are quiet (3 s without a datagram sent)" quiet
 flush_ct h1 h2
 check "a1: --firewall off: nothing crosses the tunnel" not ping_lan
 check "a1: ... no chain written" bash -c "! ip netns exec $(ns_name h1) iptables-legacy -S UDM_PROXIES_UDP_TUNNEL 2>/dev/null"

@@ -295,6 +295,13 @@ has_rule() { nsx "$1" iptables-legacy -w 5 -S "$2" 2>/dev/null | grep -q -- "$3"
 # ------------------------------------------------------------------ a. off
 echo "# a. --firewall off: UniFi's drops stand (at $(($(date +%s) - t0)) s)"
 proxies_up off
+# A new tun device talks for its first seconds (IPv6 router solicitations, MLD reports):
+# datagrams both ways between the same ports would open each side's conntrack for the
+# other, as hole punching does. Wait until the tunnels are quiet, so "nothing crosses"
+# is the firewall's doing.
+tx_of() { nsx "$1" "$UT" status --control-socket "$LAB_TMP/$2.sock" --json | python3 -c 'import json, sys; print(sum(t["txPackets"] for t in json.load(sys.stdin)["tunnels"]))'; }
+quiet() { local a b; a="$(tx_of gw1 ut1) $(tx_of gw2 ut2)"; sleep 3; b="$(tx_of gw1 ut1) $(tx_of gw2 ut2)"; [ "$a" = "$b" ]; }
+wait_for 40 "a: the new tunnels are quiet (3 s without a datagram sent)" quiet
 check "a: no chain written" not has_rule gw1 UDM_PROXIES_UDP_TUNNEL .
 check "a: nothing crosses the tunnel, lan1 -> lan2 (conntrack flushed)" not ping_12
 check "a: ... nor lan2 -> lan1" not ping_21
@@ -361,19 +368,37 @@ else:
 PYEOF
 since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # rebuild: both gateways at once (one systemctl start: two jobs side by side), conntrack
-# flushed after, as after an idle period. Sets T_END (ns): when both were done.
+# flushed after, as after an idle period. Sets T0 and T_END (ns): when it began, when both
+# were done.
 rebuild() {
 	local p0
 	p0=$(date +%s%N)
+	T0=$p0
 	systemctl start unifi-provision@gw1.service unifi-provision@gw2.service
 	T_END=$(date +%s%N)
 	flush_ct
 	echo "# the provisioner rebuilt both in $(((T_END - p0) / 1000000)) ms"
 }
-# rules_back_ms: ms from T_END until one jump and one rule each are back on both gateways.
+# rules_back_ms: ms from T_END until one jump and one rule each are back on both gateways,
+# as the daemons' own log lines tell it (the last 'rules put back' line since the rebuild
+# began, every daemon and family: ISO times to the ms); looking with iptables-save in a loop
+# on the emulated CPU would add its own second or two. The rules must also be there when
+# looked at (or the result is 99999).
 rules_back_ms() {
-	poll 20 rules_as_wanted || true
-	since "$T_END"
+	poll 20 rules_as_wanted || { echo 99999; return; }
+	python3 - "$T0" "$T_END" "$LAB_TMP"/*.log <<'PYEOF2'
+import datetime, sys
+t0, t_end = int(sys.argv[1]) / 1e6, int(sys.argv[2]) / 1e6
+last = None
+for log in sys.argv[3:]:
+    for line in open(log, errors="replace"):
+        if "rules put back after the firewall was rebuilt" not in line:
+            continue
+        ms = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp() * 1000
+        if ms >= t0:
+            last = ms if last is None else max(last, ms)
+print(99999 if last is None else max(0, round(last - t_end)))
+PYEOF2
 }
 # The timers rest while rebuilds are timed (one of theirs in the middle would be timed too).
 systemctl stop unifi-provision@gw1.timer unifi-provision@gw2.timer
