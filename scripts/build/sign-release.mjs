@@ -26,7 +26,7 @@ function main() {
   // The key embedded in the installer: the lines between the PEM markers.
   const installer = fs.readFileSync(path.join(dir, 'install.sh'), 'utf8');
   const embedded = installer.match(/-----BEGIN PUBLIC KEY-----[^']*-----END PUBLIC KEY-----/)?.[0];
-  if (!embedded) throw new Error(`${dir}/install.sh embeds no public key: scripts/build/release-key.pub is still the placeholder (README: Making a release)`);
+  if (!embedded) throw new Error(`${dir}/install.sh embeds no public key: scripts/build/release-key.pub is still the placeholder (docs/release.md)`);
   if (!verify(null, sums, createPublicKey(embedded), signature)) {
     throw new Error(`the signature does not verify with the public key in ${dir}/install.sh (scripts/build/release-key.pub): RELEASE_SIGNING_KEY is another key`);
   }

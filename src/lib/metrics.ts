@@ -6,7 +6,7 @@
 // Written here rather than with prom-client: prom-client's registry and
 // metric objects keep state of their own (set from ours at each scrape), and
 // loading it cost +4 MB of RssAnon and +67 KB of bundle on an idle Node
-// (README, "Metrics"); these ~150 lines cost neither.
+// (docs/metrics.md); these ~150 lines cost neither.
 
 export type Labels = Record<string, string>;
 
