@@ -57,7 +57,7 @@ const sha256 = (file) => createHash('sha256').update(fs.readFileSync(file)).dige
 function publicKeyPem(file) {
   const text = fs.readFileSync(file, 'utf8');
   if (!text.includes('-----BEGIN PUBLIC KEY-----')) {
-    console.log(`release  WARNING: ${path.relative(root, file)} holds no public key yet; the installer will say it cannot verify signatures (README: Making a release)`);
+    console.log(`release  WARNING: ${path.relative(root, file)} holds no public key yet; the installer will say it cannot verify signatures (docs/release.md)`);
     return '';
   }
   const key = createPublicKey(text);

@@ -16,14 +16,14 @@ cd "$(dirname "$0")/../.."
 need_cmd git node gzip sha256sum od make shellcheck
 if [ ! -d .cache/pinned ] || [ ! -d node_modules ]; then bail "run make first: the clones reuse .cache/pinned and node_modules"; fi
 
-# The repository URL lives in package.json; the README may name it, but only as that.
+# The repository URL lives in package.json; the README and docs/ may name it, but only as that.
 repo=$(node -p 'const r = require("./package.json").repository; (r.url || r).replace(/^git\+/, "").replace(/\.git$/, "")')
 # (release downloads and the `git clone` of the checking recipe; other projects' links are free)
 # shellcheck disable=SC2016 # backquotes end a URL in Markdown
-readme_urls=$({ grep -oE 'https://[^ )`]*/releases/[^ )`]*' README.md || true; grep -oE 'git clone https://[^ )`]*' README.md | sed 's/^git clone //' || true; } | sort -u)
-check "the README's release URLs are package.json's repository ($repo)" \
+readme_urls=$({ grep -hoE 'https://[^ )`]*/releases/[^ )`]*' README.md docs/*.md || true; grep -hoE 'git clone https://[^ )`]*' README.md docs/*.md | sed 's/^git clone //' || true; } | sort -u)
+check "the release URLs of the README and docs/ are package.json's repository ($repo)" \
 	test -z "$(printf '%s\n' "$readme_urls" | grep -vE "^$repo(/releases/(latest/download|download/v[0-9][0-9A-Za-z.+-]*)/[A-Za-z0-9_.-]+)?$")"
-check "the README names the release URLs at all" test -n "$readme_urls"
+check "the README and docs/ name the release URLs at all" test -n "$readme_urls"
 
 # Hard links where the clone is on the same file system, a copy where it is not.
 link() { cp -al "$1" "$2" 2>/dev/null || cp -a "$1" "$2"; }
