@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ -t 1 ]; then B=$'\e[1m' N=$'\e[0m'; else B='' N=''; fi
-for demo in scripts/demo-*.sh; do
+for demo in scripts/dev/demo-*.sh; do
 	[ "$demo" = scripts/dev/demo-lib.sh ] && continue
-	name=${demo#scripts/demo-}
+	name=${demo#scripts/dev/demo-}
 	printf '\n%s######## %s ########%s\n' "$B" "${name%.sh}" "$N"
 	bash "$demo"
 done
