@@ -259,46 +259,28 @@ bg_stop "$MLD_PID"
 echo
 print_table
 
-# udp-proxy's throughput against the direct path and nginx: its own lab and table.
-if [ -x dist/udp-proxy-linux-x64 ]; then
+# sub_bench TITLE SCRIPT EXE... : SCRIPT's own lab and table under "== TITLE", when the
+# executables it measures were built.
+sub_bench() {
+	local title=$1 script=$2 exe
+	shift 2
+	for exe in "$@"; do [ -x "dist/$exe" ] || return 0; done
 	echo
-	echo "== udp-proxy (scripts/dev/bench-udp-proxy.sh)"
-	bash scripts/dev/bench-udp-proxy.sh
-fi
+	echo "== $title (scripts/dev/$script)"
+	bash "scripts/dev/$script"
+}
+# udp-proxy's throughput against the direct path and nginx.
+sub_bench udp-proxy bench-udp-proxy.sh udp-proxy-linux-x64
 # ssdp-proxy's discovery success, added latency and NOTIFY rate; mDNS discovery, added latency and CPU.
-if [ -x dist/ssdp-proxy-linux-x64 ]; then
-	echo
-	echo "== ssdp-proxy (scripts/dev/bench-ssdp-proxy.sh)"
-	bash scripts/dev/bench-ssdp-proxy.sh
-fi
-# udp-tunnel's TCP throughput against a socat TUN tunnel and the raw underlay.
-if [ -x dist/udp-tunnel-linux-x64 ]; then
-	echo
-	echo "== udp-tunnel (scripts/dev/bench-udp-tunnel.sh)"
-	bash scripts/dev/bench-udp-tunnel.sh
-fi
+sub_bench ssdp-proxy bench-ssdp-proxy.sh ssdp-proxy-linux-x64
+# udp-tunnel's TCP throughput against a socat TUN tunnel, wireguard-go and the raw underlay.
+sub_bench udp-tunnel bench-udp-tunnel.sh udp-tunnel-linux-x64
 # The firewall keeper on a UniFi-shaped table: rules back after a rebuild, the watch's idle cost.
-if [ -x dist/udp-proxy-linux-x64 ]; then
-	echo
-	echo "== firewall (scripts/dev/bench-firewall.sh)"
-	bash scripts/dev/bench-firewall.sh
-fi
+sub_bench firewall bench-firewall.sh udp-proxy-linux-x64
 # The Prometheus metrics: a scrape's CPU with full tables, idle memory with them on and off.
-if [ -x dist/udp-proxy-linux-x64 ] && [ -x dist/mld-proxy-linux-x64 ]; then
-	echo
-	echo "== metrics (scripts/dev/bench-metrics.sh)"
-	bash scripts/dev/bench-metrics.sh
-fi
+sub_bench metrics bench-metrics.sh udp-proxy-linux-x64 mld-proxy-linux-x64
 # Each proxy's memory on arm64, in the test VM (about 5 minutes, more if the image
 # must be built first).
-if [ -x dist/mld-proxy-linux-arm64 ]; then
-	echo
-	echo "== arm64 memory in the VM (scripts/dev/bench-arm64-memory.sh)"
-	bash scripts/dev/bench-arm64-memory.sh
-fi
+sub_bench "arm64 memory in the VM" bench-arm64-memory.sh mld-proxy-linux-arm64
 # The firewall keeper on arm64, in the test VM: the arm64 side of bench-firewall.sh.
-if [ -x dist/udp-proxy-linux-arm64 ]; then
-	echo
-	echo "== arm64 firewall keeper in the VM (scripts/dev/bench-arm64-firewall.sh)"
-	bash scripts/dev/bench-arm64-firewall.sh
-fi
+sub_bench "arm64 firewall keeper in the VM" bench-arm64-firewall.sh udp-proxy-linux-arm64
