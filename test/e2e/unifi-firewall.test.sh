@@ -78,9 +78,10 @@ tunnel_up() { # MODE
 tunnel_down() { bg_stop "$H1"; bg_stop "$H2"; }
 
 tunnel_up off
-# A new tun device talks for its first seconds (IPv6 router solicitations, MLD reports):
-# datagrams both ways between the same ports would open each side's conntrack for the
-# other, as hole punching does. Wait until the tunnels are quiet.
+# A new tun device talks for its first second (MLD reports; router solicitations at 0, 4,
+# 12, 28 s ... too, were IPv6 forwarding off: test/lab/udp-tunnel.sh): datagrams both ways
+# between the same ports would open each side's conntrack for the other, as hole punching
+# does. Wait until the tunnels are quiet.
 tx_of() { nsx "$1" "$UT" status --control-socket "$LAB_TMP/$1.sock" --json | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s).tunnels.reduce((n,t)=>n+t.txPackets,0)))'; }
 quiet() { local a b; a="$(tx_of h1) $(tx_of h2)"; sleep 3; b="$(tx_of h1) $(tx_of h2)"; [ "$a" = "$b" ]; }
 wait_for 40 "a1: the new tunnels are quiet (3 s without a datagram sent)" quiet

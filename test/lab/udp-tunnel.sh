@@ -50,7 +50,10 @@ tunnel_host_add() { # I
 	nsx "lan$i" ip addr add "192.168.$i.2/24" dev eth0
 	nsx "lan$i" ip link set eth0 up
 	nsx "lan$i" ip route add default via "192.168.$i.1"
-	ns_sysctl "h$i" net.ipv4.ip_forward=1
+	# A router, as the gateways are: forwarding IPv6 too, so the kernel sends no router
+	# solicitations into the tunnels (a host does, at 0, 4, 12, 28 s ... from each tun's
+	# start): those datagrams open each side's conntrack for the other, as hole punching.
+	ns_sysctl "h$i" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 }
 
 tunnel_serve_start() { # HOST EXE

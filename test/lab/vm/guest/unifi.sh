@@ -69,7 +69,9 @@ lan_add() { # GW BRIDGE HOST NET: a LAN bridge on GW with one host on it
 }
 for i in 1 2; do
 	ns_add "gw$i"
-	ns_sysctl "gw$i" net.ipv4.ip_forward=1
+	# A router forwards IPv6 too; a host would send router solicitations into each tun at
+	# 0, 4, 12, 28 s ... from its start, and each opens conntrack for the peer's datagrams.
+	ns_sysctl "gw$i" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 	wan_add "gw$i" eth8 "192.0.2.$i"
 	lan_add "gw$i" br0 "lan$i" "192.168.$i"
 	lan_add "gw$i" br20 "iot$i" "192.168.2$i"
@@ -295,10 +297,10 @@ has_rule() { nsx "$1" iptables-legacy -w 5 -S "$2" 2>/dev/null | grep -q -- "$3"
 # ------------------------------------------------------------------ a. off
 echo "# a. --firewall off: UniFi's drops stand (at $(($(date +%s) - t0)) s)"
 proxies_up off
-# A new tun device talks for its first seconds (IPv6 router solicitations, MLD reports):
-# datagrams both ways between the same ports would open each side's conntrack for the
-# other, as hole punching does. Wait until the tunnels are quiet, so "nothing crosses"
-# is the firewall's doing.
+# A new tun device talks for its first second (MLD reports; router solicitations too, at
+# 0, 4, 12, 28 s ..., if IPv6 forwarding were off: above): datagrams both ways between
+# the same ports would open each side's conntrack for the other, as hole punching does.
+# Wait until the tunnels are quiet, so "nothing crosses" is the firewall's doing.
 tx_of() { nsx "$1" "$UT" status --control-socket "$LAB_TMP/$2.sock" --json | python3 -c 'import json, sys; print(sum(t["txPackets"] for t in json.load(sys.stdin)["tunnels"]))'; }
 quiet() { local a b; a="$(tx_of gw1 ut1) $(tx_of gw2 ut2)"; sleep 3; b="$(tx_of gw1 ut1) $(tx_of gw2 ut2)"; [ "$a" = "$b" ]; }
 wait_for 40 "a: the new tunnels are quiet (3 s without a datagram sent)" quiet
