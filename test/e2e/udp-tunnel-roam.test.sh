@@ -36,56 +36,19 @@ T=$LAB_TMP
 KEEPALIVE=1
 
 # ------------------------------------------------------------------ topology
-ns_add r
-ns_sysctl r net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-# link NS IF RIF : a veth between NS (IF) and r (RIF), both up
-link() {
-	ip link add "$2" netns "$(ns_name "$1")" type veth peer name "$3" netns "$(ns_name r)"
-	nsx "$1" ip link set "$2" up
-	nsx r ip link set "$3" up
-}
-for n in a b c n m p6 q6; do ns_add "$n"; done
-link a wan0 ra0
-link a wan1 ra1
-link b eth0 rb0
-link n wan0 rn0
-link m eth0 rm0
-link p6 eth0 rp0
-link q6 eth0 rq0
-ip link add eth0 netns "$(ns_name c)" type veth peer name lan0 netns "$(ns_name n)"
-nsx c ip link set eth0 up
-nsx n ip link set lan0 up
-nsx r ip addr add 198.51.100.1/24 dev ra0
-nsx r ip addr add 203.0.113.1/24 dev ra1
-nsx r ip addr add 192.0.2.1/24 dev rb0
-nsx r ip addr add 100.64.0.1/24 dev rn0
-nsx r ip addr add 198.18.0.1/24 dev rm0
+# shellcheck source=test/lab/udp-tunnel-roam.sh
+. "$root/test/lab/udp-tunnel-roam.sh"
+roam_lab_up
+for n in p6 q6; do ns_add "$n"; done
+roam_link p6 eth0 rp0
+roam_link q6 eth0 rq0
 nsx r ip addr add 2001:db8:f1::1/64 dev rp0 nodad
 nsx r ip addr add 2001:db8:f2::1/64 dev rq0 nodad
-ns_sysctl a net.ipv4.conf.wan0.promote_secondaries=1
-nsx a ip addr add 198.51.100.10/24 dev wan0
-nsx a ip addr add 203.0.113.10/24 dev wan1
-nsx a ip route add default via 198.51.100.1 dev wan0
-nsx b ip addr add 192.0.2.2/24 dev eth0
-nsx b ip route add default via 192.0.2.1
-nsx n ip addr add 100.64.0.2/24 dev wan0
-nsx n ip addr add 10.9.0.1/24 dev lan0
-nsx n ip route add default via 100.64.0.1
-ns_sysctl n net.ipv4.ip_forward=1
-# A home router: its LAN leaves masqueraded, nothing is forwarded in.
-nsx n iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
-nsx n iptables -A FORWARD -i wan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
-nsx n iptables -A FORWARD -i wan0 -j DROP
-nsx c ip addr add 10.9.0.2/24 dev eth0
-nsx c ip route add default via 10.9.0.1
-nsx m ip addr add 198.18.0.66/24 dev eth0
-nsx m ip route add default via 198.18.0.1
 for n in p6 q6; do ns_sysctl "$n" net.ipv6.conf.all.accept_ra=0; done
 nsx p6 ip addr add 2001:db8:f1::2/64 dev eth0 nodad
 nsx p6 ip -6 route add default via 2001:db8:f1::1
 nsx q6 ip addr add 2001:db8:f2::2/64 dev eth0 nodad
 nsx q6 ip -6 route add default via 2001:db8:f2::1
-require_wait 5 "underlay: b reaches a" nsx b ping -c 1 -W 1 198.51.100.10
 require_wait 5 "underlay: q6 reaches p6 over IPv6 alone" nsx q6 ping -6 -c 1 -W 1 2001:db8:f1::2
 require "underlay: p6 has no IPv4 address (but loopback)" not bash -c "ip -n $(ns_name p6) -4 addr show | grep inet | grep -vq 127.0.0.1"
 
@@ -171,19 +134,6 @@ check "b: c's endpoint is its NAT's address, at the port of c's mapping" endpoin
 check "b status warns about the keyless tunnel to a name" status_has b kb 'warning: tunnel ka goes to the name site-a.test without a key'
 check "b status shows the name, its addresses and when it was resolved" status_has b b '^ta +site-a\.test \(2001:db8:a::10 198\.51\.100\.10, resolved [0-9]+s ago\)'
 
-# heal NS ADDRESS : seconds (0.1 s steps) until one ping through the tunnel answers
-heal() {
-	local t0 t1
-	t0=$(date +%s.%N)
-	until nsx "$1" ping -c 1 -W 0.2 "$2" >/dev/null 2>&1; do
-		if awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { exit !(b - a > 20) }'; then
-			echo 99
-			return
-		fi
-	done
-	t1=$(date +%s.%N)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
-}
 stats() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END { printf "median %.1f s, max %.1f s", v[int((NR + 1) / 2)], v[NR] }'; }
 under() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x <= y) }'; }
 GOAL=$((KEEPALIVE + 1))
@@ -194,17 +144,13 @@ wait_for 5 "iperf3 server on b" bash -c "ip netns exec $(ns_name b) ss -ltn | gr
 bg_in a "$T/iperf3-c.out" iperf3 -c 10.20.0.2 -t 30 -i 1 -b 200M
 IPERF=$LAB_BG_PID
 sleep 1
-addr=10
 heals=()
 for _ in 1 2 3 4 5; do
-	next=$((addr + 1))
-	nsx a ip addr add "198.51.100.$next/24" dev wan0
-	nsx a ip addr del "198.51.100.$addr/24" dev wan0
-	nsx a ip route replace default via 198.51.100.1 dev wan0 src "198.51.100.$next"
-	heals+=("$(heal b 10.20.0.1)")
-	addr=$next
+	roam_move_wan $((ROAM_WAN + 1))
+	heals+=("$(roam_heal b 10.20.0.1)")
 	sleep 1
 done
+addr=$ROAM_WAN
 h=$(echo "${heals[*]}" | stats)
 echo "# WAN address change under iperf3, b -> a heals in: ${heals[*]} s ($h)"
 max=$(echo "${heals[*]}" | tr ' ' '\n' | sort -g | tail -1)
@@ -233,7 +179,7 @@ wait_for 3 "SIGHUP: b asks again at once (the log says the new address)" grep -q
 # ------------------------------------------------------------------ 4. dual WAN
 nsx a ip route replace default via 203.0.113.1 dev wan1
 nsx a ip link set wan0 down
-h=$(heal b 10.20.0.1)
+h=$(roam_heal b 10.20.0.1)
 echo "# dual-WAN failover: b -> a heals in $h s"
 check "dual WAN: the default route moves to the second uplink; heals within keepalive + 1 s ($h s)" under "$h" "$GOAL"
 check "b follows a to its second uplink (203.0.113.10)" field_is b b ta endpoint 203.0.113.10:5000
@@ -243,7 +189,7 @@ bg_in b "$T/ping-c.out" ping -i 0.2 10.20.1.1
 PING=$LAB_BG_PID
 sleep 1
 nsx n conntrack -F >/dev/null 2>&1
-h=$(heal b 10.20.1.1)
+h=$(roam_heal b 10.20.1.1)
 bg_stop "$PING"
 echo "# NAT mapping flushed: b -> c heals in $h s"
 check "NAT: mapping flushed while pinging; heals within keepalive + 1 s ($h s)" under "$h" "$GOAL"
@@ -292,7 +238,7 @@ nsx a ip addr add 198.51.100.30/24 dev wan0
 nsx a ip route replace default via 198.51.100.1 dev wan0 src 198.51.100.30
 nsx a ip link set wan1 down
 serve b b 5000 --key-file "$T/key"
-h=$(heal b 10.20.0.1)
+h=$(roam_heal b 10.20.0.1)
 echo "# b restarted while a moved: b -> a heals in $h s after b answers"
 check "restart: b finds a at its new address by its kept site, within keepalive + 1 s ($h s)" under "$h" "$GOAL"
 check "... b's endpoint for a is the new address" field_is b b ta endpoint 198.51.100.30:5000

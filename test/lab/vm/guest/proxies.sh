@@ -10,7 +10,8 @@
 #   ssdp-proxy  a search on B's LAN is relayed to site A, multicast there
 #               (IP_MULTICAST_IF) and the device's reply reaches the client's port
 #   udp-proxy   dig through the proxy gets dnsmasq's answer from the VIP's alias
-#   udp-tunnel  ping and a short iperf3 between two hosts, keyless and keyed (tun)
+#   udp-tunnel  ping and a short iperf3 between two hosts, keyless and keyed (tun);
+#               between homes: through a NAT, and a WAN address that moves (roam)
 #
 # proxies.sh kernel-4.4: the same jobs once more as on the oldest kernel an owner can
 # install on (the UDR's 4.4.198; issue 20): each proxy runs as a transient systemd
@@ -181,6 +182,68 @@ pair() {
 		bash -c "ip netns exec $(ns_name h2) ss -ltn | grep -q '$net.2:5201'"
 	check "iperf3 TCP h1 -> h2 through the tunnel for 1 s (key: $keyed)" nsx h1 iperf3 -c "$net.2" -t 1 -f m
 }
+# roam: udp-tunnel between homes (issue 21), its NAT and address-change scenario once on
+# arm64 (test/e2e/udp-tunnel-roam.test.sh has them all on x86, with the goals timed): c
+# behind a home router's masquerade, no port forwarded, and public b reach each other,
+# held open by the keepalive, also after the NAT forgets its mapping; a's WAN address
+# changes while iperf3 runs through its keyed tunnel, and b follows a's datagrams.
+roam() {
+	local n h
+	echo "# udp-tunnel between homes: NAT, an address that moves"
+	. test/lab/udp-tunnel-roam.sh
+	roam_lab_up
+	for n in a b c; do
+		proxy_in "$n" "$LAB_TMP/roam-$n.out" "$UT" serve -dp 5300 -cp 5301 --key-file "$LAB_TMP/key" --keepalive 1 \
+			--control-socket "$LAB_TMP/roam-$n.sock" --log "$LAB_TMP/roam-$n.log" --firewall off
+	done
+	for n in a b c; do
+		wait_for 30 "udp-tunnel on $n answers" nsx "$n" "$UT" status --control-socket "$LAB_TMP/roam-$n.sock"
+	done
+	rctl() { nsx "$1" "$UT" ctl -s 127.0.0.1 -p 5301 --key-file "$LAB_TMP/key" "${@:2}"; }
+	# rfield NS TUNNEL KEY: one field of a tunnel in `status --json`
+	rfield() {
+		nsx "$1" "$UT" status --control-socket "$LAB_TMP/roam-$1.sock" --json |
+			python3 -c 'import json,sys; print([t for t in json.load(sys.stdin)["tunnels"] if t["name"]==sys.argv[1]][0][sys.argv[2]])' "$2" "$3"
+	}
+	check "a: add a keyed tunnel to b" rctl a -o add -n tb -t 10.20.0.1 -r 192.0.2.2
+	check "b: add one to a" rctl b -o add -n ta -t 10.20.0.2 -r 198.51.100.10
+	check "c, behind NAT with no port forwarded: add one to b" rctl c -o add -n tb -t 10.20.1.1 -r 192.0.2.2
+	check "b: add one to c at its NAT's address" rctl b -o add -n tc -t 10.20.1.2 -r 100.64.0.2
+	wait_for 15 "a -> b through the keyed tunnel" nsx a ping -c 1 -W 2 10.20.0.2
+	wait_for 15 "NAT: c -> b" nsx c ping -c 1 -W 2 10.20.1.2
+	wait_for 15 "NAT: b -> c, no port forwarded" nsx b ping -c 1 -W 2 10.20.1.1
+	# rfield_like NS TUNNEL KEY PATTERN: that field matches the glob PATTERN
+	rfield_like() {
+		local v
+		v=$(rfield "$1" "$2" "$3") || return 1
+		# shellcheck disable=SC2053 # a glob on purpose
+		[[ $v == $4 ]] || { echo "$3: $v"; return 1; }
+	}
+	check "b: c's endpoint is its NAT's address, at the port of c's mapping" rfield_like b tc endpoint '100.64.0.2:*'
+	bg_in b "$LAB_TMP/roam-ping.out" ping -i 0.2 10.20.1.1
+	local ping=$LAB_BG_PID
+	sleep 1
+	nsx n conntrack -F >/dev/null 2>&1
+	h=$(roam_heal b 10.20.1.1)
+	bg_stop "$ping"
+	# The CPU is emulated: the goal (keepalive + 1 s) is judged on x86; here, that it heals.
+	echo "# NAT mapping flushed while b pings c: heals in $h s"
+	check "NAT: the mapping flushed while pinging; heals ($h s, within 5 s)" awk -v h="$h" 'BEGIN { exit !(h <= 5) }'
+	bg_in b "$LAB_TMP/roam-iperf-s.out" iperf3 -s -1 -B 10.20.0.2
+	wait_for 10 "iperf3 server on b, in the tunnel" bash -c "ip netns exec $(ns_name b) ss -ltn | grep -q '10.20.0.2:5201'"
+	bg_in a "$LAB_TMP/roam-iperf-c.out" iperf3 -c 10.20.0.2 -t 8 -b 5M
+	local iperf=$LAB_BG_PID
+	sleep 2
+	roam_move_wan 11
+	h=$(roam_heal b 10.20.0.1)
+	echo "# a's WAN address changed under iperf3: b -> a heals in $h s"
+	check "a's WAN address changes under iperf3; b -> a heals ($h s, within 5 s)" awk -v h="$h" 'BEGIN { exit !(h <= 5) }'
+	check "b follows a to its new address (198.51.100.11), learned from its datagrams" rfield_like b ta endpoint 198.51.100.11:5300
+	check "... and counts the move" rfield_like b ta moves '[1-9]*'
+	wait_for 15 "iperf3 ran through the change" grep -q ' sender' "$LAB_TMP/roam-iperf-c.out"
+	bg_stop "$iperf"
+}
+
 if [ "$MODE" = kernel-4.4 ]; then
 	# The first pair with tun offloads on, so UDP GSO is asked for (and refused); the
 	# second with the tun offloads and batched I/O refused.
@@ -207,5 +270,6 @@ if [ "$MODE" = kernel-4.4 ]; then
 else
 	pair 0 5000 10.0.1
 	pair 1 5100 10.0.2
+	roam
 fi
 finish
