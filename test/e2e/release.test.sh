@@ -41,9 +41,23 @@ require "clone HEAD again, deeper" clone "$B"
 version=$(node -p 'require("./package.json").version')
 wf=$(sed -n 's/^ *run: \(make release.*\)$/\1/p' .github/workflows/release.yml)
 check "release.yml makes the release with one make release line" test "$(printf '%s\n' "$wf" | grep -c '^make release')" = 1
-require "release.yml's \`$wf\` for tag v$version in a" \
-	bash -c "cd '$A' && GITHUB_REF_NAME=v$version $wf >'$A.log' 2>&1 || { cat '$A.log'; exit 1; }"
-require "make release in b" bash -c "cd '$B' && make -s release >'$B.log' 2>&1 || { cat '$B.log'; exit 1; }"
+# Both builds at once: nothing is shared but the hard-linked caches, which a build only
+# reads, and on two cores it takes a minute less than one after the other.
+(
+	set +e
+	bash -c "cd '$A' && GITHUB_REF_NAME=v$version $wf" >"$A.log" 2>&1
+	echo $? >"$A.rc"
+) &
+build_a=$!
+(
+	set +e
+	bash -c "cd '$B' && make -s release" >"$B.log" 2>&1
+	echo $? >"$B.rc"
+) &
+wait "$build_a" $!
+built() { [ "$(cat "$1.rc")" = 0 ] || { cat "$1.log"; return 1; }; } # CLONE
+require "release.yml's \`$wf\` for tag v$version in a" built "$A"
+require "make release in b, at the same time" built "$B"
 R=$A/dist/release
 check "the two clones give the same SHA256SUMS" diff "$R/SHA256SUMS" "$B/dist/release/SHA256SUMS"
 check "SHA256SUMS verifies" bash -c "cd '$R' && sha256sum --quiet -c SHA256SUMS"
