@@ -19,18 +19,7 @@ export LC_ALL=C
 . scripts/dev/bench/table.sh
 # shellcheck source=test/lab/vm/vm.sh
 . test/lab/vm/vm.sh
-need_root
-need_cmd qemu-system-aarch64 debootstrap mkfs.ext4 flock
-# vm.sh reports through ok and fail: a failed boot is what matters here.
-fail() {
-	printf 'bench-arm64-firewall: %s\n' "$1" >&2
-	if [ -n "${2:-}" ]; then printf '%s\n' "$2" | lab_indent >&2; fi
-}
-
-WORK=$LAB_TMP/vm
-drop_disks() { rm -f "$WORK"/*.img; }
-at_exit drop_disks
-vm_image
+vm_bench bench-arm64-firewall
 vm_disks "$WORK"
 vm_boot "$WORK" firewall-bench.sh 900 || die "the measuring boot failed"
 grep '^FWB ' "$WORK/out/firewall-bench.sh.log" >"$LAB_TMP/fwb.txt" || die "firewall-bench.sh printed no figure"

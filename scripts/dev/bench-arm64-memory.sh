@@ -19,19 +19,7 @@ cd "$(dirname "$0")/../.."
 . scripts/dev/bench/table.sh
 # shellcheck source=test/lab/vm/vm.sh
 . test/lab/vm/vm.sh
-need_root
-need_cmd qemu-system-aarch64 debootstrap mkfs.ext4 flock
-# vm.sh reports through ok and fail: a failed boot is what matters here.
-fail() {
-	printf 'bench-arm64-memory: %s\n' "$1" >&2
-	if [ -n "${2:-}" ]; then printf '%s\n' "$2" | lab_indent >&2; fi
-}
-
-WORK=$LAB_TMP/vm
-drop_disks() { rm -f "$WORK"/*.img; }
-at_exit drop_disks
-
-vm_image
+vm_bench bench-arm64-memory
 mkdir -p "$LAB_TMP/extra"
 [ -f .cache/stripped/linux-arm64-node ] || die "no arm64 node base in .cache/stripped; run make first"
 cp -l .cache/stripped/linux-arm64-node "$LAB_TMP/extra/node" 2>/dev/null ||

@@ -16,6 +16,10 @@
 #                            and console
 #   vm_update_root WORK      a "firmware update": the root replaced by a pristine copy,
 #                            keeping /etc/systemd (and /data, a disk of its own)
+#   vm_bench NAME            the start of a bench that measures in the VM
+#                            (scripts/dev/bench-arm64-*.sh): root and qemu checked, WORK
+#                            set, its disks removed at exit, the image in place; ok and
+#                            fail report on stderr as NAME's
 #
 # The VM: qemu-system-aarch64 -M virt -cpu cortex-a57, 2 vCPUs and 1 GiB (the
 # gateway's CPU and its free memory), TCG (no KVM for arm64 here). The guest sees the
@@ -166,3 +170,20 @@ if [ "${BASH_SOURCE[0]}" = "$0" ] && [ "${1:-}" = --image ]; then
 	vm_image
 	finish
 fi
+
+vm_bench() { # NAME
+	VM_BENCH=$1
+	need_root
+	need_cmd qemu-system-aarch64 debootstrap mkfs.ext4 flock
+	# vm_boot reports through ok and fail: for a bench a failed boot is what matters.
+	# shellcheck disable=SC2317 # called by vm_boot
+	fail() {
+		printf '%s: %s\n' "$VM_BENCH" "$1" >&2
+		if [ -n "${2:-}" ]; then printf '%s\n' "$2" | lab_indent >&2; fi
+	}
+	WORK=$LAB_TMP/vm
+	at_exit vm_bench_drop_disks
+	vm_image
+}
+# shellcheck disable=SC2317 # run by at_exit
+vm_bench_drop_disks() { rm -f "$WORK"/*.img; }
